@@ -1,0 +1,266 @@
+// Encoding of task arguments, callables' state and results into message bytes.
+//
+// Values take the cheapest path their type allows, decided at compile time:
+//   trivially copyable (ints, doubles, PODs, std::array<double, N>) -> one memcpy
+//   std::string, std::vector, std::array, std::pair, std::tuple, std::optional of such types
+//     -> a length prefix and memcpy of contiguous storage where the element type allows it
+//   anything else cereal can serialize (maps, sets, variants, user types with serialize())
+//     -> a cereal binary archive writing straight into the message
+// A type none of these accept fails to compile with a message naming the remedy.
+#pragma once
+
+#include "mp/detail/bytes.hpp"
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/details/traits.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/bitset.hpp>
+#include <cereal/types/chrono.hpp>
+#include <cereal/types/complex.hpp>
+#include <cereal/types/deque.hpp>
+#include <cereal/types/list.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/memory.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/unordered_map.hpp>
+#include <cereal/types/unordered_set.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <streambuf>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace mp::detail {
+
+// ---------------------------------------------------------------------------------------
+// Type classification
+
+template <class T, template <class...> class Tmpl>
+struct is_specialization : std::false_type {};
+template <template <class...> class Tmpl, class... A>
+struct is_specialization<Tmpl<A...>, Tmpl> : std::true_type {};
+
+template <class T>
+struct is_std_array : std::false_type {};
+template <class T, std::size_t N>
+struct is_std_array<std::array<T, N>> : std::true_type {};
+
+// Plain bytes that mean the same thing in another process. Pointers do not.
+template <class T>
+inline constexpr bool is_bitwise_v =
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
+    !std::is_reference_v<T>;
+
+template <class T>
+struct fast_codec : std::bool_constant<is_bitwise_v<T>> {};
+template <class C, class Tr, class A>
+struct fast_codec<std::basic_string<C, Tr, A>> : std::bool_constant<is_bitwise_v<C>> {};
+template <class T, class A>
+struct fast_codec<std::vector<T, A>> : fast_codec<T> {};
+template <class T, std::size_t N>
+struct fast_codec<std::array<T, N>> : fast_codec<T> {};
+template <class A, class B>
+struct fast_codec<std::pair<A, B>> : std::bool_constant<fast_codec<A>::value && fast_codec<B>::value> {};
+template <class... A>
+struct fast_codec<std::tuple<A...>> : std::bool_constant<(fast_codec<A>::value && ...)> {};
+template <class T>
+struct fast_codec<std::optional<T>> : fast_codec<T> {};
+
+template <class T>
+inline constexpr bool cereal_codec_v =
+    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
+    cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+
+// True when a value of type T can be sent to another process.
+template <class T>
+inline constexpr bool is_transferable_v =
+    !std::is_pointer_v<std::remove_cvref_t<T>> &&
+    (fast_codec<std::remove_cvref_t<T>>::value || cereal_codec_v<std::remove_cvref_t<T>>);
+
+template <class T>
+inline constexpr bool dependent_false_v = false;
+
+// ---------------------------------------------------------------------------------------
+// cereal bridge: archives over Writer/Reader without an intermediate buffer
+
+class WriterStreambuf final : public std::streambuf {
+ public:
+  explicit WriterStreambuf(Writer& w) : w_(w) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    w_.write(s, static_cast<std::size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      const char ch = traits_type::to_char_type(c);
+      w_.write(&ch, 1);
+    }
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  Writer& w_;
+};
+
+class ReaderStreambuf final : public std::streambuf {
+ public:
+  explicit ReaderStreambuf(Reader& r) : r_(r) {
+    // The Reader's bytes are contiguous, so the get area can be all of them at once.
+    char* b = const_cast<char*>(reinterpret_cast<const char*>(r.position()));
+    setg(b, b, b + r.remaining());
+  }
+  ~ReaderStreambuf() override { r_.take(static_cast<std::size_t>(gptr() - eback())); }
+  ReaderStreambuf(const ReaderStreambuf&) = delete;
+  ReaderStreambuf& operator=(const ReaderStreambuf&) = delete;
+
+ private:
+  Reader& r_;
+};
+
+// ---------------------------------------------------------------------------------------
+// encode / decode
+
+template <class T>
+void encode(Writer& w, const T& v);
+template <class T>
+void decode(Reader& r, T& v);
+
+template <class T>
+void encode_fast(Writer& w, const T& v) {
+  if constexpr (is_bitwise_v<T>) {
+    w.write(&v, sizeof(T));
+  } else if constexpr (is_specialization<T, std::basic_string>::value) {
+    const std::uint64_t n = v.size();
+    w.write(&n, sizeof n);
+    w.write(v.data(), n * sizeof(typename T::value_type));
+  } else if constexpr (is_specialization<T, std::vector>::value) {
+    using E = typename T::value_type;
+    const std::uint64_t n = v.size();
+    w.write(&n, sizeof n);
+    if constexpr (is_bitwise_v<E> && !std::is_same_v<E, bool>) {
+      w.write(v.data(), n * sizeof(E));
+    } else {
+      for (const auto& e : v) {
+        encode_fast<E>(w, e);
+      }
+    }
+  } else if constexpr (is_std_array<T>::value) {
+    for (const auto& e : v) {
+      encode_fast(w, e);
+    }
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    encode_fast(w, v.first);
+    encode_fast(w, v.second);
+  } else if constexpr (is_specialization<T, std::tuple>::value) {
+    std::apply([&w](const auto&... e) { (encode_fast(w, e), ...); }, v);
+  } else if constexpr (is_specialization<T, std::optional>::value) {
+    const std::uint8_t has = v.has_value() ? 1 : 0;
+    w.write(&has, 1);
+    if (has) {
+      encode_fast(w, *v);
+    }
+  } else {
+    static_assert(dependent_false_v<T>, "mp: internal error: no fast codec for this type");
+  }
+}
+
+template <class T>
+void decode_fast(Reader& r, T& v) {
+  if constexpr (is_bitwise_v<T>) {
+    r.read(&v, sizeof(T));
+  } else if constexpr (is_specialization<T, std::basic_string>::value) {
+    std::uint64_t n = 0;
+    r.read(&n, sizeof n);
+    using C = typename T::value_type;
+    const std::byte* p = r.take(n * sizeof(C));
+    v.assign(reinterpret_cast<const C*>(p), n);
+  } else if constexpr (is_specialization<T, std::vector>::value) {
+    using E = typename T::value_type;
+    std::uint64_t n = 0;
+    r.read(&n, sizeof n);
+    if constexpr (is_bitwise_v<E> && !std::is_same_v<E, bool>) {
+      const std::byte* p = r.take(n * sizeof(E));
+      v.resize(n);
+      std::memcpy(v.data(), p, n * sizeof(E));
+    } else {
+      if (n > r.remaining()) {  // every element takes at least one byte
+        throw_truncated_message(n, r.remaining());
+      }
+      v.clear();
+      v.reserve(n);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        E e{};
+        decode_fast(r, e);
+        v.push_back(std::move(e));
+      }
+    }
+  } else if constexpr (is_std_array<T>::value) {
+    for (auto& e : v) {
+      decode_fast(r, e);
+    }
+  } else if constexpr (is_specialization<T, std::pair>::value) {
+    decode_fast(r, v.first);
+    decode_fast(r, v.second);
+  } else if constexpr (is_specialization<T, std::tuple>::value) {
+    std::apply([&r](auto&... e) { (decode_fast(r, e), ...); }, v);
+  } else if constexpr (is_specialization<T, std::optional>::value) {
+    std::uint8_t has = 0;
+    r.read(&has, 1);
+    if (has) {
+      v.emplace();
+      decode_fast(r, *v);
+    } else {
+      v.reset();
+    }
+  } else {
+    static_assert(dependent_false_v<T>, "mp: internal error: no fast codec for this type");
+  }
+}
+
+template <class T>
+void encode(Writer& w, const T& v) {
+  static_assert(!std::is_pointer_v<T>,
+                "mp: a raw pointer cannot cross a process boundary (its address means nothing "
+                "in another process); send the value it points to instead");
+  static_assert(is_transferable_v<T>,
+                "mp: this type cannot cross a process boundary: make it trivially copyable or "
+                "give it a cereal serialize() function (see include/mp/serialize.hpp)");
+  if constexpr (fast_codec<T>::value) {
+    encode_fast(w, v);
+  } else {
+    WriterStreambuf buf(w);
+    std::ostream os(&buf);
+    cereal::BinaryOutputArchive ar(os);
+    ar(v);
+  }
+}
+
+template <class T>
+void decode(Reader& r, T& v) {
+  static_assert(is_transferable_v<T>,
+                "mp: this type cannot cross a process boundary: make it trivially copyable or "
+                "give it a cereal serialize() function (see include/mp/serialize.hpp)");
+  if constexpr (fast_codec<T>::value) {
+    decode_fast(r, v);
+  } else {
+    ReaderStreambuf buf(r);
+    std::istream is(&buf);
+    cereal::BinaryInputArchive ar(is);
+    ar(v);
+  }
+}
+
+}  // namespace mp::detail

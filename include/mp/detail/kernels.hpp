@@ -1,0 +1,70 @@
+// What a worker runs for one task message: decode the callable, then apply it to each
+// argument of the chunk, writing each result as it is produced. These templates are
+// instantiated by the Pool calls on the parent side and registered (callable.hpp) so a
+// worker can find them by id.
+//
+// Task payload:   [trampoline id u64][callable state][count u32][argument]...
+// Result payload: [results]... or, when a call threw, an encoded error naming its index.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "mp/detail/callable.hpp"
+#include "mp/detail/codec.hpp"
+
+namespace mp::detail {
+
+// Replaces the results written so far (from `offset`) by an error for the argument at
+// `index` of the chunk. Defined once in the library.
+void encode_task_error(Writer& out, std::size_t offset, std::uint32_t index,
+                       std::exception_ptr error);
+
+// Result type of calling F on an Arg (void stays void).
+template <class F, class Arg>
+using map_result_t = std::decay_t<std::invoke_result_t<F&, Arg&&>>;
+template <class F, class Tuple>
+using starmap_result_t =
+    std::decay_t<decltype(std::apply(std::declval<F&>(), std::declval<Tuple&&>()))>;
+
+// Spread: false calls f(arg), true calls std::apply(f, arg).
+template <class F, class Arg, bool Spread>
+struct ChunkKernel {
+  static auto call(F& f, Arg&& arg) {
+    if constexpr (Spread) {
+      return std::apply(f, std::move(arg));
+    } else {
+      return std::invoke(f, std::move(arg));
+    }
+  }
+  using Result = decltype(call(std::declval<F&>(), std::declval<Arg&&>()));
+
+  static void run(Reader& in, Writer& out) {
+    F f = decode_callable<F>(in);
+    std::uint32_t n = 0;
+    in.read(&n, sizeof n);
+    const std::size_t start = out.size();
+    for (std::uint32_t i = 0; i < n; ++i) {
+      Arg arg{};
+      decode(in, arg);
+      try {
+        if constexpr (std::is_void_v<Result>) {
+          call(f, std::move(arg));
+        } else {
+          encode(out, call(f, std::move(arg)));
+        }
+      } catch (...) {
+        encode_task_error(out, start, i, std::current_exception());
+        return;
+      }
+    }
+  }
+
+  static std::uint64_t id() { return TrampolineId<ChunkKernel>::value; }
+};
+
+}  // namespace mp::detail

@@ -1,0 +1,229 @@
+// The Job implementations behind Pool's calls: a chunked source over the caller's range
+// and the sinks that collect results (in order into a vector for map, as a window of
+// ready chunks for imap).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mp/detail/callable.hpp"
+#include "mp/detail/codec.hpp"
+#include "mp/detail/kernels.hpp"
+#include "mp/detail/pool_core.hpp"
+
+namespace mp::detail {
+
+// Keeps an lvalue range by reference and takes ownership of an rvalue one, so an imap
+// over a temporary vector stays valid while it is iterated.
+template <class Range>
+struct RangeHolder {
+  using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>, Range,
+                                    std::remove_cvref_t<Range>>;
+  explicit RangeHolder(Range&& r) : range(std::forward<Range>(r)) {}
+  Stored range;
+};
+
+// Python's rule for map's default chunksize: about four chunks per worker.
+inline std::size_t default_chunksize(std::size_t n, int processes) {
+  const std::size_t per = static_cast<std::size_t>(processes) * 4;
+  const std::size_t c = n / per + (n % per != 0 ? 1 : 0);
+  return std::max<std::size_t>(c, 1);
+}
+
+// Results of a call collected in input order (map, starmap, apply and their _async forms).
+template <class R>
+class VectorSink {
+ public:
+  void reserve(std::size_t n) { values_.reserve(n); }
+  void on_sent(const ChunkRef& c) { values_.resize(c.first + c.count); }
+  bool window_open() const { return true; }
+  void decode(const ChunkRef& c, Reader& in) {
+    for (std::uint32_t i = 0; i < c.count; ++i) {
+      R v{};
+      mp::detail::decode(in, v);
+      values_[c.first + i] = std::move(v);
+    }
+  }
+  void fail(const ChunkRef&, std::exception_ptr&) {}
+  std::vector<R>& values() { return values_; }
+
+ private:
+  std::vector<R> values_;
+};
+
+template <>
+class VectorSink<void> {
+ public:
+  void reserve(std::size_t) {}
+  void on_sent(const ChunkRef&) {}
+  bool window_open() const { return true; }
+  void decode(const ChunkRef&, Reader&) {}
+  void fail(const ChunkRef&, std::exception_ptr&) {}
+};
+
+// A chunk of imap results waiting to be consumed.
+template <class R>
+struct ReadyChunk {
+  std::vector<R> values;
+  std::exception_ptr error;
+};
+
+// Results of imap (Ordered) or imap_unordered: at most `window` chunks are sent or ready
+// but not yet consumed, so an endless input runs in bounded memory.
+template <class R, bool Ordered>
+class StreamSink {
+ public:
+  void set_window(std::size_t chunks) { window_ = chunks; }
+  void reserve(std::size_t) {}
+  void on_sent(const ChunkRef& c) {
+    ++open_chunks_;
+    if constexpr (Ordered) {
+      sizes_.emplace(c.first, c.count);
+    }
+  }
+  bool window_open() const { return open_chunks_ < window_; }
+  void decode(const ChunkRef& c, Reader& in) {
+    ReadyChunk<R> chunk;
+    chunk.values.resize(c.count);
+    for (std::uint32_t i = 0; i < c.count; ++i) {
+      mp::detail::decode(in, chunk.values[i]);
+    }
+    store(c, std::move(chunk));
+  }
+  void fail(const ChunkRef& c, std::exception_ptr error) {
+    ReadyChunk<R> chunk;
+    chunk.error = std::move(error);
+    store(c, std::move(chunk));
+  }
+
+  // The next value, an error to throw, or nothing yet.
+  bool has_next() const {
+    if (pos_ < current_.values.size() || current_.error) {
+      return true;
+    }
+    if constexpr (Ordered) {
+      return ready_.count(next_first_) != 0;
+    } else {
+      return !ready_.empty();
+    }
+  }
+  // Requires has_next(). Throws the task's error.
+  R take_next() {
+    if (pos_ >= current_.values.size() && !current_.error) {
+      advance();
+    }
+    if (current_.error) {
+      std::exception_ptr e = std::exchange(current_.error, nullptr);
+      std::rethrow_exception(e);
+    }
+    return std::move(current_.values[pos_++]);
+  }
+
+ private:
+  void store(const ChunkRef& c, ReadyChunk<R>&& chunk) {
+    if constexpr (Ordered) {
+      ready_.emplace(c.first, std::move(chunk));
+    } else {
+      ready_.push_back(std::move(chunk));
+    }
+  }
+  void advance() {
+    if constexpr (Ordered) {
+      auto it = ready_.find(next_first_);
+      next_first_ += sizes_.at(next_first_);
+      sizes_.erase(it->first);
+      current_ = std::move(it->second);
+      ready_.erase(it);
+    } else {
+      current_ = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    pos_ = 0;
+    --open_chunks_;
+  }
+
+  std::size_t window_ = 64;
+  std::size_t open_chunks_ = 0;
+  ReadyChunk<R> current_;
+  std::size_t pos_ = 0;
+  std::conditional_t<Ordered, std::map<std::uint64_t, ReadyChunk<R>>, std::deque<ReadyChunk<R>>>
+      ready_;
+  std::map<std::uint64_t, std::uint32_t> sizes_;  // Ordered: chunk sizes by first index
+  std::uint64_t next_first_ = 0;
+};
+
+// One call: F applied (Spread: std::apply'd) to each element of a range, in chunks.
+template <class F, class Range, bool Spread, class Sink>
+class ChunkedJob final : public Job {
+ public:
+  using Arg = std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>;
+  using Kernel = ChunkKernel<F, Arg, Spread>;
+
+  ChunkedJob(F f, Range&& range, std::size_t chunksize)
+      : f_(std::move(f)),
+        holder_(std::forward<Range>(range)),
+        it_(std::ranges::begin(holder_.range)),
+        end_(std::ranges::end(holder_.range)),
+        chunksize_(chunksize) {
+    if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>) {
+      sink_.reserve(static_cast<std::size_t>(std::ranges::size(holder_.range)));
+    }
+    exhausted_ = it_ == end_;
+  }
+
+  bool can_send() const override { return !exhausted_ && sink_.window_open(); }
+
+  bool encode_next(Writer& out, ChunkRef& chunk) override {
+    if (it_ == end_) {
+      return false;
+    }
+    const std::uint64_t id = Kernel::id();
+    out.write(&id, sizeof id);
+    encode_callable(out, f_);
+    const std::size_t count_at = out.size();
+    std::uint32_t n = 0;
+    out.write(&n, sizeof n);
+    for (; n < chunksize_ && it_ != end_; ++it_, ++n) {
+      encode(out, static_cast<const Arg&>(*it_));
+    }
+    out.patch(count_at, &n, sizeof n);
+    chunk.first = next_;
+    chunk.count = n;
+    next_ += n;
+    sink_.on_sent(chunk);
+    exhausted_ = it_ == end_;
+    return true;
+  }
+
+  void decode_chunk(const ChunkRef& chunk, Reader& in) override { sink_.decode(chunk, in); }
+
+  void fail_chunk(const ChunkRef& chunk, std::exception_ptr error) override {
+    if constexpr (requires { sink_.take_next(); }) {
+      sink_.fail(chunk, std::move(error));
+    } else {
+      Job::fail_chunk(chunk, std::move(error));
+    }
+  }
+
+  Sink& sink() { return sink_; }
+
+ private:
+  F f_;
+  RangeHolder<Range> holder_;
+  std::ranges::iterator_t<typename RangeHolder<Range>::Stored> it_;
+  std::ranges::sentinel_t<typename RangeHolder<Range>::Stored> end_;
+  std::size_t chunksize_;
+  std::uint64_t next_ = 0;
+  Sink sink_;
+};
+
+}  // namespace mp::detail

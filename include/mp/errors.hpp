@@ -1,0 +1,81 @@
+// The exceptions mp throws. All derive from mp::Error, itself a std::runtime_error.
+//
+// Misuse (a chunksize of 0, calling map on a closed pool) is std::invalid_argument or
+// std::logic_error at the call instead, and failed system calls are std::system_error
+// naming the call.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace mp {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A task threw in a worker. Carries the original exception's type name and message, the
+// worker's pid and the task's index (its position in the input of map/imap/starmap, 0 for
+// apply). When the original was a standard exception (std::invalid_argument,
+// std::out_of_range, ...), the pool throws that type instead, with this RemoteError
+// nested in it: catch (const std::invalid_argument& e) works as for a local call, and
+// std::rethrow_if_nested(e) recovers the pid and index.
+class RemoteError : public Error {
+ public:
+  RemoteError(std::string type, std::string message, pid_t pid, std::uint64_t task_index);
+  const std::string& type() const noexcept { return type_; }
+  const std::string& message() const noexcept { return message_; }
+  pid_t pid() const noexcept { return pid_; }
+  std::uint64_t task_index() const noexcept { return task_index_; }
+
+ private:
+  std::string type_;
+  std::string message_;
+  pid_t pid_;
+  std::uint64_t task_index_;
+};
+
+// The worker running a task died (a signal such as SIGSEGV or SIGKILL, or an exit
+// without answering). The other tasks of the call are not affected; the pool starts a
+// replacement worker.
+class WorkerCrashed : public Error {
+ public:
+  WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index);
+  pid_t pid() const noexcept { return pid_; }
+  // The signal that killed the worker, or 0 if it exited.
+  int signal() const noexcept { return signal_; }
+  // The worker's exit status if it exited, or -signal as Python's exitcode.
+  int exitcode() const noexcept { return exitcode_; }
+  std::uint64_t task_index() const noexcept { return task_index_; }
+
+ private:
+  pid_t pid_;
+  int signal_;
+  int exitcode_;
+  std::uint64_t task_index_;
+};
+
+// A wait with a timeout ran out (AsyncResult::get with a timeout, for example).
+class TimeoutError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The pool cannot run tasks any more: it was terminated, its initializer failed, or a
+// worker could not be started. Every pending result fails with it.
+class BrokenPool : public Error {
+ public:
+  using Error::Error;
+};
+
+// Bytes that should have held a task or a result could not be decoded.
+class SerializationError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace mp

@@ -1,0 +1,410 @@
+// mp::Pool: a pool of worker processes (Python's multiprocessing.Pool).
+//
+//   int square(int x) { return x * x; }
+//   mp::Pool pool;                                    // mp::cpu_count() workers
+//   std::vector<int> ys = pool.map(square, xs);       // input order
+//   for (int y : pool.imap_unordered(square, xs, 64)) // as they finish, 64 per task
+//     ...;
+//   mp::AsyncResult<int> r = pool.apply_async(square, 7);
+//   r.get();                                          // 49
+//
+// Functions, captureless lambdas, lambdas capturing trivially copyable values and function
+// objects with a cereal serialize() can be sent; arguments and results can be any type
+// include/mp/serialize.hpp accepts. What cannot cross a process boundary fails to compile.
+//
+// A Pool is driven by the thread that calls it: tasks already handed to workers run on
+// their own, and results are collected and new tasks sent while the caller is inside a
+// Pool call (map, get, wait, imap iteration). Use one Pool from one thread at a time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mp/detail/pool_core.hpp"
+#include "mp/detail/pool_jobs.hpp"
+#include "mp/errors.hpp"
+#include "mp/pool_options.hpp"
+
+namespace mp {
+
+namespace detail {
+template <class D>
+PoolCore::Clock::time_point deadline_after(D timeout) {
+  if (timeout <= D::zero()) {
+    return PoolCore::Clock::now();
+  }
+  return PoolCore::Clock::now() +
+         std::chrono::ceil<PoolCore::Clock::duration>(
+             std::chrono::duration<double, typename D::period>(timeout));
+}
+
+// Waits for `job` through the pool `core`; false if the deadline passed first.
+template <class JobT>
+bool wait_job(const std::weak_ptr<PoolCore>& core, JobT& job, PoolCore::Clock::time_point deadline) {
+  if (job.done()) {
+    return true;
+  }
+  auto pool = core.lock();
+  if (!pool) {
+    throw_pool_gone();
+  }
+  return pool->wait(make_condition([&job] { return job.done(); }), deadline);
+}
+}  // namespace detail
+
+// The result of an asynchronous call (apply_async, map_async, starmap_async).
+// T is the value type; std::vector<R> for the map forms. Must not outlive... nothing: if
+// the Pool is destroyed first, a result not yet ready throws mp::BrokenPool on get().
+template <class T>
+class AsyncResult {
+ public:
+  // Blocks until the result is ready.
+  void wait() { detail::wait_job(core_, job_->job(), detail::PoolCore::Clock::time_point::max()); }
+  // Blocks at most `timeout`; returns ready().
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
+    return detail::wait_job(core_, job_->job(), detail::deadline_after(timeout));
+  }
+  bool ready() const { return job_->job().done(); }
+  // Whether the call completed without an exception. Throws std::logic_error if not ready.
+  bool successful() const {
+    if (!ready()) {
+      throw std::logic_error("mp: AsyncResult::successful() called before the result is ready");
+    }
+    return job_->job().error_ == nullptr;
+  }
+  // The value, waiting for it; rethrows the task's exception.
+  decltype(auto) get() & {
+    wait();
+    return job_->value();
+  }
+  T get() && {
+    wait();
+    return job_->take();
+  }
+  // As get(), but throws mp::TimeoutError if the result is not ready within `timeout`.
+  template <class Rep, class Period>
+  decltype(auto) get(std::chrono::duration<Rep, Period> timeout) & {
+    if (!wait(timeout)) {
+      detail::throw_timeout("AsyncResult::get");
+    }
+    return job_->value();
+  }
+
+ private:
+  friend class Pool;
+  struct Holder {
+    virtual ~Holder() = default;
+    virtual detail::Job& job() = 0;
+    virtual std::conditional_t<std::is_void_v<T>, void, const T&> value() = 0;
+    virtual T take() = 0;
+  };
+  template <class JobT, bool Single>
+  struct HolderOf final : Holder {
+    explicit HolderOf(std::shared_ptr<JobT> j) : j_(std::move(j)) {}
+    detail::Job& job() override { return *j_; }
+    void check() {
+      if (j_->error_) {
+        std::rethrow_exception(j_->error_);
+      }
+    }
+    std::conditional_t<std::is_void_v<T>, void, const T&> value() override {
+      check();
+      if constexpr (std::is_void_v<T>) {
+        return;
+      } else if constexpr (Single) {
+        return j_->sink().values().front();
+      } else {
+        return j_->sink().values();
+      }
+    }
+    T take() override {
+      check();
+      if constexpr (std::is_void_v<T>) {
+        return;
+      } else if constexpr (Single) {
+        return std::move(j_->sink().values().front());
+      } else {
+        return std::move(j_->sink().values());
+      }
+    }
+    std::shared_ptr<JobT> j_;
+  };
+
+  AsyncResult(std::unique_ptr<Holder> h, std::weak_ptr<detail::PoolCore> core)
+      : job_(std::move(h)), core_(std::move(core)) {}
+
+  std::unique_ptr<Holder> job_;
+  std::weak_ptr<detail::PoolCore> core_;
+};
+
+// The results of imap / imap_unordered: an input range, consumed once.
+template <class R, bool Ordered>
+class ImapResult {
+ public:
+  // The next result, waiting for it; std::nullopt at the end. Rethrows a task's exception
+  // at its position; iteration may go on after it.
+  std::optional<R> next() { return next_until(detail::PoolCore::Clock::time_point::max()); }
+  // As next(), but throws mp::TimeoutError if nothing arrives within `timeout`.
+  template <class Rep, class Period>
+  std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
+    return next_until(detail::deadline_after(timeout));
+  }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    R& operator*() const { return *owner_->current_; }
+    iterator& operator++() {
+      owner_->current_ = owner_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+   private:
+    friend class ImapResult;
+    explicit iterator(ImapResult* owner) : owner_(owner) {}
+    bool at_end() const { return !owner_->current_.has_value(); }
+    ImapResult* owner_ = nullptr;
+  };
+
+  iterator begin() {
+    current_ = next();
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  friend class Pool;
+  using Sink = detail::StreamSink<R, Ordered>;
+  struct Holder {
+    virtual ~Holder() = default;
+    virtual detail::Job& job() = 0;
+    virtual Sink& sink() = 0;
+  };
+  template <class JobT>
+  struct HolderOf final : Holder {
+    explicit HolderOf(std::shared_ptr<JobT> j) : j_(std::move(j)) {}
+    detail::Job& job() override { return *j_; }
+    Sink& sink() override { return j_->sink(); }
+    std::shared_ptr<JobT> j_;
+  };
+
+  ImapResult(std::unique_ptr<Holder> h, std::weak_ptr<detail::PoolCore> core)
+      : job_(std::move(h)), core_(std::move(core)) {}
+
+  std::optional<R> next_until(detail::PoolCore::Clock::time_point deadline) {
+    Sink& sink = job_->sink();
+    detail::Job& job = job_->job();
+    auto ready = [&] { return sink.has_next() || job.done(); };
+    if (!ready()) {
+      auto pool = core_.lock();
+      if (!pool) {
+        detail::throw_pool_gone();
+      }
+      if (!pool->wait(detail::make_condition(ready), deadline)) {
+        detail::throw_timeout("imap next()");
+      }
+    }
+    if (sink.has_next()) {
+      R value = sink.take_next();
+      if (auto pool = core_.lock(); pool && !job.done()) {
+        pool->wait(detail::make_condition([] { return true; }),
+                   detail::PoolCore::Clock::now());  // lets the freed window refill
+      }
+      return value;
+    }
+    if (job.error_) {
+      std::rethrow_exception(job.error_);
+    }
+    return std::nullopt;
+  }
+
+  std::unique_ptr<Holder> job_;
+  std::weak_ptr<detail::PoolCore> core_;
+  std::optional<R> current_;
+};
+
+class Pool {
+ public:
+  // mp::cpu_count() workers.
+  Pool() : Pool(PoolOptions{}) {}
+  explicit Pool(int processes) : Pool(options_with(processes)) {}
+  // Starts the workers now. Throws std::invalid_argument for a bad option and
+  // std::system_error if a worker cannot be started.
+  explicit Pool(PoolOptions options) : core_(detail::PoolCore::create(std::move(options))) {}
+  Pool(Pool&&) noexcept = default;
+  Pool& operator=(Pool&&) noexcept = default;
+  // Terminates the workers unless join() completed (as leaving Python's `with Pool()`).
+  // Never leaves a process behind.
+  ~Pool() {
+    if (core_) {
+      core_->terminate();
+    }
+  }
+
+  int processes() const { return core_->processes(); }
+  // The current workers' pids, one per slot (a replaced worker has a new pid).
+  std::vector<pid_t> pids() const { return core_->pids(); }
+
+  // f applied to each item, results in input order. chunksize: items per task; by default
+  // about four tasks per worker (Python's rule). Rethrows the first task exception.
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items) {
+    return map_async(std::forward<F>(f), std::forward<Range>(items)).get();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items, long long chunksize) {
+    return map_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
+  }
+  // As map, with each item a tuple (or pair) of arguments: f(std::get<0>(item), ...).
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items) {
+    return starmap_async(std::forward<F>(f), std::forward<Range>(items)).get();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items, long long chunksize) {
+    return starmap_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
+  }
+
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F&& f, Range&& items) {
+    return submit_vector<false>(std::forward<F>(f), std::forward<Range>(items), 0);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F&& f, Range&& items, long long chunksize) {
+    check_chunksize(chunksize);
+    return submit_vector<false>(std::forward<F>(f), std::forward<Range>(items),
+                                static_cast<std::size_t>(chunksize));
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F&& f, Range&& items) {
+    return submit_vector<true>(std::forward<F>(f), std::forward<Range>(items), 0);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F&& f, Range&& items, long long chunksize) {
+    check_chunksize(chunksize);
+    return submit_vector<true>(std::forward<F>(f), std::forward<Range>(items),
+                               static_cast<std::size_t>(chunksize));
+  }
+
+  // Lazy map: results in input order as an input range. The input is read as tasks are
+  // sent, with a bounded number in flight, so it may be endless. chunksize defaults to 1
+  // as in Python.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F&& f, Range&& items, long long chunksize = 1) {
+    return submit_stream<true>(std::forward<F>(f), std::forward<Range>(items), chunksize);
+  }
+  // As imap, results in completion order.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F&& f, Range&& items, long long chunksize = 1) {
+    return submit_stream<false>(std::forward<F>(f), std::forward<Range>(items), chunksize);
+  }
+
+  // f(args...) in a worker.
+  template <class F, class... Args>
+  auto apply(F&& f, Args&&... args) {
+    auto r = apply_async(std::forward<F>(f), std::forward<Args>(args)...);
+    if constexpr (std::is_void_v<decltype(std::move(r).get())>) {
+      std::move(r).get();
+    } else {
+      return std::move(r).get();
+    }
+  }
+  template <class F, class... Args>
+  auto apply_async(F&& f, Args&&... args) {
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+    using Fn = std::decay_t<F>;
+    using R = detail::starmap_result_t<Fn, Tuple>;
+    using Items = std::vector<Tuple>;
+    using JobT = detail::ChunkedJob<Fn, Items, true, detail::VectorSink<R>>;
+    Items items;
+    items.emplace_back(std::forward<Args>(args)...);
+    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::move(items), 1);
+    core_->submit(job);
+    using Holder = typename AsyncResult<R>::template HolderOf<JobT, true>;
+    return AsyncResult<R>(std::make_unique<Holder>(std::move(job)), core_);
+  }
+
+  // No more tasks may be submitted; workers exit once the queued ones are done (join).
+  void close() { core_->close(); }
+  // Waits for the workers to exit. Requires close() or terminate() first (as Python),
+  // else throws std::logic_error.
+  void join() { core_->join(); }
+  // Stops the workers now; pending results fail with mp::BrokenPool.
+  void terminate() { core_->terminate(); }
+
+ private:
+  static PoolOptions options_with(int processes) {
+    PoolOptions o;
+    o.processes = processes;
+    return o;
+  }
+
+  static void check_chunksize(long long chunksize) {
+    if (chunksize < 1) {
+      detail::throw_invalid_chunksize(chunksize);
+    }
+  }
+
+  template <bool Spread, class F, class Range>
+  auto submit_vector(F&& f, Range&& items, std::size_t chunksize) {
+    using Fn = std::decay_t<F>;
+    using Arg = std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>;
+    using R = typename detail::ChunkKernel<Fn, Arg, Spread>::Result;
+    if constexpr (!std::ranges::sized_range<std::remove_reference_t<Range>>) {
+      // Python's map reads the whole input first too; it needs the length for chunksize.
+      std::vector<Arg> all;
+      for (auto&& x : items) {
+        all.push_back(static_cast<Arg>(x));
+      }
+      return submit_vector<Spread>(std::forward<F>(f), std::move(all), chunksize);
+    } else {
+      using JobT = detail::ChunkedJob<Fn, Range, Spread, detail::VectorSink<R>>;
+      if (chunksize == 0) {
+        chunksize = detail::default_chunksize(
+            static_cast<std::size_t>(std::ranges::size(items)), core_->processes());
+      }
+      auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items),
+                                        chunksize);
+      core_->submit(job);
+      using Result = AsyncResult<std::conditional_t<std::is_void_v<R>, void, std::vector<R>>>;
+      using Holder = typename Result::template HolderOf<JobT, false>;
+      return Result(std::make_unique<Holder>(std::move(job)), core_);
+    }
+  }
+
+  template <bool Ordered, class F, class Range>
+  auto submit_stream(F&& f, Range&& items, long long chunksize) {
+    check_chunksize(chunksize);
+    using Fn = std::decay_t<F>;
+    using Arg = std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>;
+    using R = detail::map_result_t<Fn, Arg>;
+    static_assert(!std::is_void_v<R>, "mp: imap of a function returning void yields nothing; use map");
+    using Sink = detail::StreamSink<R, Ordered>;
+    using JobT = detail::ChunkedJob<Fn, Range, false, Sink>;
+    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items),
+                                      static_cast<std::size_t>(chunksize));
+    job->sink().set_window(static_cast<std::size_t>(core_->processes()) * 16 + 16);
+    core_->submit(job);
+    using Result = ImapResult<R, Ordered>;
+    using Holder = typename Result::template HolderOf<JobT>;
+    return Result(std::make_unique<Holder>(std::move(job)), core_);
+  }
+
+  std::shared_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace mp

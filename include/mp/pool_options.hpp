@@ -1,0 +1,34 @@
+// Configuration of an mp::Pool, with Python's names.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <tuple>
+#include <utility>
+
+namespace mp {
+
+struct PoolOptions {
+  // Number of worker processes; 0 means mp::cpu_count().
+  int processes = 0;
+  // Runs once in every worker before its first task (Python's initializer + initargs:
+  // bind the arguments, e.g. mp::bind_initializer(f, args...)). If it throws, the pool
+  // is broken: the call waiting for results throws mp::BrokenPool with the message.
+  std::function<void()> initializer;
+  // A worker exits and is replaced after this many tasks (chunks); 0 means never.
+  int maxtasksperchild = 0;
+  // How long a waiting worker or parent spins before it sleeps. Spinning turns a 50 us
+  // wake-up into a sub-microsecond hand-off while tasks keep coming, and costs an idle
+  // pool nothing once it has elapsed. See BENCHMARKS.md (apply round trip, idle CPU).
+  std::chrono::microseconds spin{50};
+};
+
+// Python's initializer=f, initargs=(args...) as one callable.
+template <class F, class... Args>
+std::function<void()> bind_initializer(F f, Args... initargs) {
+  return [f = std::move(f), args = std::make_tuple(std::move(initargs)...)]() mutable {
+    std::apply(f, args);
+  };
+}
+
+}  // namespace mp

@@ -1,0 +1,101 @@
+// mp::Process: run a function in a child process (Python's multiprocessing.Process).
+//
+//   void task(std::string name, long n);
+//   mp::Process p(task, "first", 10'000'000);
+//   p.start();
+//   p.join();
+//   p.exitcode();  // 0; 1 if task threw (see exception()); -9 if killed by SIGKILL
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+
+namespace mp {
+
+// Number of CPUs this process may run on (its affinity mask), at least 1.
+int cpu_count();
+
+// The running process as mp sees it: "MainProcess", a Process's name, or a pool
+// worker's name ("PoolWorker-3").
+class ProcessInfo {
+ public:
+  const std::string& name() const noexcept { return name_; }
+  pid_t pid() const noexcept { return pid_; }
+
+ private:
+  friend ProcessInfo current_process();
+  std::string name_;
+  pid_t pid_ = 0;
+};
+ProcessInfo current_process();
+
+class Process {
+ public:
+  // The target is called as target(args...) in the child, with copies of the arguments
+  // taken now. The child is a fork of the caller: it sees the parent's memory as of
+  // start(), and nothing it changes is visible to the parent.
+  template <class F, class... Args>
+  explicit Process(F&& target, Args&&... args)
+      : target_([f = std::forward<F>(target),
+                 tup = std::make_tuple(std::forward<Args>(args)...)]() mutable {
+          std::apply(f, std::move(tup));
+        }) {
+    init_name();
+  }
+  Process(Process&&) noexcept;
+  Process& operator=(Process&&) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // A running daemon process is killed; a running non-daemon process is waited for
+  // (as Python waits for non-daemon children at exit). No zombie is left either way.
+  ~Process();
+
+  // Starts the child. Throws std::logic_error if already started, std::system_error if
+  // fork fails.
+  void start();
+  // Waits for the child to exit. Throws std::logic_error if not started.
+  void join();
+  // Waits at most `timeout`; returns true if the child has exited.
+  template <class Rep, class Period>
+  bool join(std::chrono::duration<Rep, Period> timeout) {
+    return join_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  }
+  bool is_alive();
+  // SIGTERM / SIGKILL to the child (no effect once it has exited).
+  void terminate();
+  void kill();
+
+  // 0 before start().
+  pid_t pid() const noexcept;
+  // The exit code once the child has exited: its exit status, or -N if signal N killed
+  // it (Python's convention). Empty while it runs or before start.
+  std::optional<int> exitcode();
+  const std::string& name() const noexcept { return name_; }
+  void set_name(std::string name);
+  bool daemon() const noexcept { return daemon_; }
+  // Must be called before start(). A daemon child is killed when the parent exits.
+  void set_daemon(bool daemon);
+  // After the child exited: the exception that escaped its target, as mp::RemoteError
+  // (type, message, pid), or nullptr.
+  std::exception_ptr exception();
+
+ private:
+  struct State;
+  void init_name();
+  bool join_for(std::chrono::nanoseconds timeout);
+
+  std::function<void()> target_;
+  std::string name_;
+  bool daemon_ = false;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mp

@@ -1,0 +1,22 @@
+// What can cross a process boundary, and how to make your own types do so.
+//
+// Accepted as task arguments, results and function-object state:
+//   - trivially copyable types (numbers, enums, plain structs, std::array of them): copied
+//     as bytes, the fastest path;
+//   - std::string, std::vector, std::array, std::pair, std::tuple, std::optional of
+//     accepted types: length-prefixed, contiguous storage copied in one piece;
+//   - every other type cereal serializes: all standard containers, std::variant,
+//     std::unique_ptr/shared_ptr, std::chrono durations, and your types with a serialize
+//     function:
+//
+//       struct Point {
+//         std::string label;
+//         std::vector<double> xs;
+//         template <class Archive> void serialize(Archive& ar) { ar(label, xs); }
+//       };
+//
+// Raw pointers, references and types cereal cannot serialize fail to compile with a
+// message that says so.
+#pragma once
+
+#include "mp/detail/codec.hpp"  // IWYU pragma: export

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package that mp's build, tests, examples and benchmarks need.
+# Idempotent: packages already present are left alone, and apt is not touched at all
+# when nothing is missing. Run as root (or through sudo) on Debian 12.
+set -euo pipefail
+
+packages=(
+  # toolchain and build
+  g++ clang cmake ninja-build make pkg-config clang-format
+  # chosen libraries (DESIGN.md)
+  libcereal-dev libfmt-dev libcli11-dev libxxhash-dev
+  # tests and micro-benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # peers the benchmarks measure against: oneTBB, OpenMP for clang (g++ ships libgomp)
+  libtbb-dev libomp-14-dev
+  # plots for the demo and the benchmark
+  gnuplot-nox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

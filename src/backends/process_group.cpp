@@ -1,0 +1,316 @@
+#include "backends/process_group.hpp"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <new>
+#include <stdexcept>
+
+#include "process/child.hpp"
+#include "runtime/worker_loop.hpp"
+
+namespace mp::backends {
+namespace {
+
+std::atomic<int> g_worker_counter{0};
+
+// Without a wake-up the parent still re-checks its workers this often, so a worker that
+// dies while others keep it busy is noticed.
+constexpr auto kExitCheckInterval = std::chrono::milliseconds(2);
+
+}  // namespace
+
+struct ProcessGroup::Slot {
+  Slot(int index, sys::Doorbell* parent_bell)
+      : region(index, parent_bell),
+        tasks(region.task_channel()),
+        results(region.result_channel()) {}
+  runtime::WorkerRegion region;
+  transport::ChannelProducer tasks;
+  transport::ChannelConsumer results;
+  pid_t pid = 0;  // 0 while no worker runs in the slot
+  sys::UniqueFd pidfd;
+  int wait_status = 0;
+  bool exited = false;  // reaped, exit not yet reported
+  runtime::WorkerConfig config;
+};
+
+// While the parent writes a task larger than the ring, the worker must first free the
+// large buffer; meanwhile results keep flowing so that a worker blocked on its own full
+// result channel can go on.
+class ProcessGroup::SendWait final : public transport::ProducerWait {
+ public:
+  explicit SendWait(ProcessGroup& group) : group_(group) {}
+  void target(int slot, GroupEvents& events) {
+    slot_ = slot;
+    events_ = &events;
+  }
+  void wait_for_consumer() override {
+    if (group_.poll(*events_)) {
+      return;
+    }
+    if (!group_.alive(slot_)) {
+      throw std::runtime_error("mp: the worker exited while a large task was being sent to it");
+    }
+    group_.sleep_until(Clock::now() + std::chrono::milliseconds(1));
+  }
+
+ private:
+  ProcessGroup& group_;
+  int slot_ = 0;
+  GroupEvents* events_ = nullptr;
+};
+
+ProcessGroup::ProcessGroup(ProcessGroupOptions options)
+    : options_(std::move(options)),
+      bell_memory_("mp-pool", sizeof(sys::Doorbell)),
+      parent_bell_(new (bell_memory_.data()) sys::Doorbell{}),
+      eventfd_(sys::make_eventfd()),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      send_wait_(std::make_unique<SendWait>(*this)),
+      parent_pid_(::getpid()) {
+  if (!epoll_) {
+    sys::throw_errno("epoll_create1");
+  }
+  parent_bell_->eventfd = eventfd_.get();
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = UINT64_MAX;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, eventfd_.get(), &ev) != 0) {
+    sys::throw_errno("epoll_ctl");
+  }
+  slots_.reserve(static_cast<std::size_t>(options_.processes));
+  for (int i = 0; i < options_.processes; ++i) {
+    slots_.push_back(std::make_unique<Slot>(i, parent_bell_));
+  }
+  try {
+    for (int i = 0; i < options_.processes; ++i) {
+      spawn(i);
+    }
+  } catch (...) {
+    signal_all(SIGKILL);
+    for (auto& s : slots_) {
+      if (s->pid > 0) {
+        ::waitpid(s->pid, nullptr, 0);
+        s->pid = 0;
+      }
+    }
+    throw;
+  }
+}
+
+ProcessGroup::~ProcessGroup() {
+  // The pool stops workers politely; whatever is left is killed and reaped, so no child
+  // outlives the group as a zombie or an orphan.
+  signal_all(SIGKILL);
+  for (auto& s : slots_) {
+    if (s->pid > 0) {
+      int status = 0;
+      while (::waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      s->pid = 0;
+    }
+  }
+}
+
+void ProcessGroup::spawn(int index) {
+  Slot& s = *slots_[index];
+  s.config.index = index;
+  s.config.name = "PoolWorker-" + std::to_string(++g_worker_counter);
+  s.config.initializer = &options_.initializer;
+  s.config.maxtasksperchild = options_.maxtasksperchild;
+  s.config.spin = options_.spin;
+  s.config.parent = parent_pid_;
+  runtime::WorkerRegion* region = &s.region;
+  const runtime::WorkerConfig* config = &s.config;
+  const int epoll_fd = epoll_.get();
+  const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd] {
+    ::close(epoll_fd);
+    runtime::run_worker(*region, *config);
+  });
+  s.pid = pid;
+  s.exited = false;
+  s.pidfd = sys::open_pidfd(pid);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = static_cast<std::uint64_t>(index);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s.pidfd.get(), &ev) != 0) {
+    sys::throw_errno("epoll_ctl");
+  }
+}
+
+pid_t ProcessGroup::pid(int slot) const { return slots_[slot]->pid; }
+bool ProcessGroup::alive(int slot) const { return slots_[slot]->pid > 0; }
+bool ProcessGroup::has_room(int slot) const { return slots_[slot]->tasks.has_room(); }
+
+detail::Writer& ProcessGroup::begin_task(int slot, std::uint64_t tag, GroupEvents& events) {
+  Slot& s = *slots_[slot];
+  send_wait_->target(slot, events);
+  s.tasks.begin(runtime::kTaskFrame, tag, send_wait_.get());
+  return s.tasks;
+}
+
+void ProcessGroup::commit_task(int slot) { slots_[slot]->tasks.commit(); }
+
+void ProcessGroup::abort_task(int slot) noexcept { slots_[slot]->tasks.abort(); }
+
+bool ProcessGroup::drain_results(Slot& s, GroupEvents& events) {
+  bool any = false;
+  transport::Frame f;
+  const int index = s.config.index;
+  while (s.results.try_read(f)) {
+    any = true;
+    detail::Reader r = f.reader();
+    std::uint64_t elapsed = 0;
+    std::uint8_t status = 0;
+    r.read(&elapsed, sizeof elapsed);
+    r.read(&status, sizeof status);
+    try {
+      events.on_result(index, f.tag(), elapsed, status == runtime::kResultOk, r);
+    } catch (...) {
+      s.results.release(f);
+      throw;
+    }
+    s.results.release(f);
+  }
+  return any;
+}
+
+bool ProcessGroup::poll(GroupEvents& events) {
+  bool any = false;
+  for (auto& s : slots_) {
+    any |= drain_results(*s, events);
+  }
+  const auto now = Clock::now();
+  if (now - last_exit_check_ >= kExitCheckInterval) {
+    last_exit_check_ = now;
+    collect_exits(0, now);
+  }
+  while (!exited_.empty()) {
+    const int slot = exited_.back();
+    exited_.pop_back();
+    report_exit(slot, events);
+    any = true;
+  }
+  return any;
+}
+
+void ProcessGroup::report_exit(int index, GroupEvents& events) {
+  Slot& s = *slots_[index];
+  // Results the worker published before it died are real results.
+  drain_results(s, events);
+  runtime::WorkerControl& c = s.region.control();
+  WorkerExit e;
+  e.pid = s.pid;
+  e.wait_status = s.wait_status;
+  e.running_tag = c.running_task.load(std::memory_order_acquire);
+  const std::uint32_t state = c.state.load(std::memory_order_acquire);
+  e.retired = (state & runtime::kWorkerRetired) != 0;
+  e.init_failed = (state & runtime::kWorkerInitFailed) != 0;
+  if (e.init_failed) {
+    c.init_error[sizeof c.init_error - 1] = '\0';
+    e.init_error = c.init_error;
+  }
+  // Skip the frame of the task that died with the worker, so the replacement does not
+  // run it again; tasks queued behind it stay.
+  if (e.running_tag != 0) {
+    transport::ChannelConsumer tasks(s.region.task_channel());
+    transport::Frame f;
+    if (tasks.try_read(f) && f.tag() == e.running_tag) {
+      tasks.release(f);
+    }
+  }
+  s.region.reset_results_and_state();
+  s.pid = 0;
+  s.exited = false;
+  events.on_exit(index, e);
+}
+
+void ProcessGroup::collect_exits(int timeout_ms, Clock::time_point /*deadline*/) {
+  epoll_event evs[16];
+  const int n = ::epoll_wait(epoll_.get(), evs, 16, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    if (evs[i].data.u64 == UINT64_MAX) {
+      sys::drain_eventfd(eventfd_.get());
+      continue;
+    }
+    const int index = static_cast<int>(evs[i].data.u64);
+    Slot& s = *slots_[index];
+    if (s.pid <= 0 || s.exited) {
+      continue;
+    }
+    int status = 0;
+    const pid_t r = ::waitpid(s.pid, &status, WNOHANG);
+    if (r == s.pid) {
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.pidfd.get(), nullptr);
+      s.pidfd.reset();
+      s.wait_status = status;
+      s.exited = true;
+      exited_.push_back(index);
+    }
+  }
+}
+
+void ProcessGroup::sleep_until(Clock::time_point deadline) {
+  parent_bell_->prepare_sleep();
+  bool ready = !exited_.empty();
+  for (auto& s : slots_) {
+    ready = ready || s->results.readable();
+  }
+  if (!ready) {
+    const auto now = Clock::now();
+    int timeout_ms = -1;
+    if (deadline != Clock::time_point::max()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+      timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
+    }
+    collect_exits(timeout_ms, deadline);
+  }
+  parent_bell_->cancel_sleep();
+}
+
+void ProcessGroup::respawn(int slot) { spawn(slot); }
+
+void ProcessGroup::stop_all() {
+  for (auto& s : slots_) {
+    if (s->pid > 0 && !s->exited) {
+      // A stop frame is tiny; wait for room if the ring is full of unread tasks.
+      while (!s->tasks.has_room()) {
+        sleep_until(Clock::now() + std::chrono::milliseconds(1));
+      }
+      s->tasks.begin(runtime::kStopFrame, 0, nullptr);
+      s->tasks.commit();
+    }
+  }
+}
+
+void ProcessGroup::signal_all(int signal) noexcept {
+  for (auto& s : slots_) {
+    if (s->pid > 0 && !s->exited) {
+      ::kill(s->pid, signal);
+    }
+  }
+}
+
+bool ProcessGroup::wait_all_exited(GroupEvents& events, Clock::time_point deadline) {
+  for (;;) {
+    poll(events);
+    const bool any_alive =
+        std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->pid > 0; });
+    if (!any_alive) {
+      return true;
+    }
+    if (Clock::now() >= deadline) {
+      return false;
+    }
+    sleep_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
+    collect_exits(0, deadline);
+  }
+}
+
+}  // namespace mp::backends

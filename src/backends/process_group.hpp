@@ -1,0 +1,67 @@
+// Worker slots backed by forked processes and shared-memory channels.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/worker_group.hpp"
+#include "runtime/worker_region.hpp"
+#include "sys/shared_memory.hpp"
+#include "sys/unique_fd.hpp"
+#include "transport/channel.hpp"
+
+namespace mp::backends {
+
+struct ProcessGroupOptions {
+  int processes = 1;
+  std::function<void()> initializer;
+  int maxtasksperchild = 0;
+  std::chrono::nanoseconds spin{0};
+};
+
+class ProcessGroup final : public WorkerGroup {
+ public:
+  // Forks all workers; throws std::system_error if one cannot be started (the ones
+  // already started are stopped and reaped first).
+  explicit ProcessGroup(ProcessGroupOptions options);
+  ~ProcessGroup() override;
+
+  int size() const override { return static_cast<int>(slots_.size()); }
+  pid_t pid(int slot) const override;
+  bool alive(int slot) const override;
+  bool has_room(int slot) const override;
+  detail::Writer& begin_task(int slot, std::uint64_t tag, GroupEvents& events) override;
+  void commit_task(int slot) override;
+  void abort_task(int slot) noexcept override;
+  bool poll(GroupEvents& events) override;
+  void sleep_until(Clock::time_point deadline) override;
+  void respawn(int slot) override;
+  void stop_all() override;
+  void signal_all(int signal) noexcept override;
+  bool wait_all_exited(GroupEvents& events, Clock::time_point deadline) override;
+
+ private:
+  struct Slot;
+  class SendWait;
+
+  void spawn(int slot);
+  bool drain_results(Slot& s, GroupEvents& events);
+  void collect_exits(int timeout_ms_or_zero, Clock::time_point deadline);
+  void report_exit(int slot, GroupEvents& events);
+
+  ProcessGroupOptions options_;
+  sys::SharedMemory bell_memory_;  // the parent's Doorbell, shared with every worker
+  sys::Doorbell* parent_bell_;
+  sys::UniqueFd eventfd_;
+  sys::UniqueFd epoll_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<int> exited_;  // slots whose worker exited, not yet reported
+  Clock::time_point last_exit_check_{};
+  std::unique_ptr<SendWait> send_wait_;
+  pid_t parent_pid_;
+};
+
+}  // namespace mp::backends

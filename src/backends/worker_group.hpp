@@ -1,0 +1,74 @@
+// The interface between the pool front end and the workers that run its tasks.
+//
+// A WorkerGroup owns a fixed number of worker slots. The pool writes tasks into a slot,
+// each under a tag it chooses; the group hands back results and worker exits through
+// GroupEvents. A slot runs its tasks in the order written and answers them in that
+// order, so the pool can keep one FIFO of outstanding tags per slot. When a worker dies,
+// the group reports which tag it was running; tags queued behind it stay queued and are
+// run by the replacement the pool asks for with respawn().
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "mp/detail/bytes.hpp"
+
+namespace mp::backends {
+
+struct WorkerExit {
+  pid_t pid = 0;
+  int wait_status = 0;            // as from waitpid
+  std::uint64_t running_tag = 0;  // tag it was running when it died, 0 if none
+  bool retired = false;           // left on purpose after maxtasksperchild tasks
+  bool init_failed = false;       // its initializer threw
+  std::string init_error;
+};
+
+class GroupEvents {
+ public:
+  virtual void on_result(int slot, std::uint64_t tag, std::uint64_t elapsed_ns, bool ok,
+                         detail::Reader& payload) = 0;
+  virtual void on_exit(int slot, const WorkerExit& exit) = 0;
+
+ protected:
+  ~GroupEvents() = default;
+};
+
+class WorkerGroup {
+ public:
+  using Clock = std::chrono::steady_clock;
+  virtual ~WorkerGroup() = default;
+
+  virtual int size() const = 0;
+  virtual pid_t pid(int slot) const = 0;
+  virtual bool alive(int slot) const = 0;
+
+  // True if a task can be started on `slot` without waiting.
+  virtual bool has_room(int slot) const = 0;
+  // Starts a task message; requires has_room(slot). While a very large message waits for
+  // the worker, `events` keeps receiving results, so writing never deadlocks.
+  virtual detail::Writer& begin_task(int slot, std::uint64_t tag, GroupEvents& events) = 0;
+  virtual void commit_task(int slot) = 0;
+  virtual void abort_task(int slot) noexcept = 0;
+
+  // Delivers the results that are ready and the exits of workers found dead. Returns true
+  // if it delivered anything.
+  virtual bool poll(GroupEvents& events) = 0;
+  // Sleeps until a result may be ready, a worker may have exited, or the deadline.
+  virtual void sleep_until(Clock::time_point deadline) = 0;
+
+  // Starts a worker in a slot whose worker has exited (reported through on_exit).
+  virtual void respawn(int slot) = 0;
+  // Asks every live worker to exit after the tasks already queued.
+  virtual void stop_all() = 0;
+  // Sends `signal` to every live worker.
+  virtual void signal_all(int signal) noexcept = 0;
+  // Waits for every worker to exit until the deadline; returns true if none is left.
+  // Exits are reported through events.
+  virtual bool wait_all_exited(GroupEvents& events, Clock::time_point deadline) = 0;
+};
+
+}  // namespace mp::backends

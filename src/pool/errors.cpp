@@ -1,0 +1,68 @@
+// Constructors of the public exceptions and the throw helpers the templates call, kept
+// out of the headers.
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+
+#include "mp/detail/pool_core.hpp"
+#include "mp/errors.hpp"
+
+namespace mp {
+namespace {
+
+std::string remote_message(const std::string& type, const std::string& message, pid_t pid,
+                           std::uint64_t index) {
+  return "task " + std::to_string(index) + " raised " + type + " in worker pid " +
+         std::to_string(pid) + ": " + message;
+}
+
+std::string crash_message(pid_t pid, int status, std::uint64_t index) {
+  std::string how;
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* abbrev = sigabbrev_np(sig);
+    how = "was killed by signal " + std::to_string(sig) + " (SIG" +
+          (abbrev != nullptr ? abbrev : "?") + ")";
+  } else if (WIFEXITED(status)) {
+    how = "exited with status " + std::to_string(WEXITSTATUS(status));
+  } else {
+    how = "stopped";
+  }
+  return "mp: worker pid " + std::to_string(pid) + " " + how + " while running task " +
+         std::to_string(index);
+}
+
+}  // namespace
+
+RemoteError::RemoteError(std::string type, std::string message, pid_t pid,
+                         std::uint64_t task_index)
+    : Error(remote_message(type, message, pid, task_index)),
+      type_(std::move(type)),
+      message_(std::move(message)),
+      pid_(pid),
+      task_index_(task_index) {}
+
+WorkerCrashed::WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index)
+    : Error(crash_message(pid, wait_status, task_index)),
+      pid_(pid),
+      signal_(WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0),
+      exitcode_(WIFSIGNALED(wait_status) ? -WTERMSIG(wait_status)
+                                         : (WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0)),
+      task_index_(task_index) {}
+
+namespace detail {
+
+void throw_invalid_chunksize(long long chunksize) {
+  throw std::invalid_argument("mp: chunksize must be 1 or more, not " + std::to_string(chunksize));
+}
+
+void throw_timeout(const char* what) { throw TimeoutError(std::string("mp: timed out: ") + what); }
+
+void throw_pool_gone() {
+  throw BrokenPool("mp: the pool this result belongs to was destroyed before the result was ready");
+}
+
+}  // namespace detail
+}  // namespace mp

@@ -1,0 +1,370 @@
+// The pool engine: one thread (the caller's) drives everything.
+//
+//   submit(job) -> dispatch(): job.encode_next() writes a chunk straight into the
+//                  least-loaded worker's task channel, tagged; the tag is queued in
+//                  that worker's FIFO of outstanding tasks
+//   wait(cond)  -> poll the group: each result frame pops the worker's FIFO front and
+//                  is decoded into its job; a worker exit fails the task it was running
+//                  (WorkerCrashed) and starts a replacement that runs the rest of the
+//                  FIFO; then dispatch() refills; spin briefly, then sleep in epoll
+//
+// No thread of the library's own runs in the parent, so replacing a worker by fork never
+// copies a lock some other library thread holds.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <stdexcept>
+#include <string>
+
+#include "backends/process_group.hpp"
+#include "mp/detail/pool_core.hpp"
+#include "mp/errors.hpp"
+#include "mp/process.hpp"
+#include "serial/task_error.hpp"
+#include "sys/futex.hpp"
+
+namespace mp::pool {
+namespace {
+
+using detail::ChunkRef;
+using detail::Job;
+using Clock = std::chrono::steady_clock;
+
+// How much work (in worker time) the engine keeps queued per worker: enough that a worker
+// never waits for the parent between tasks, little enough that uneven tasks still
+// balance at the end of a call. See BENCHMARKS.md (map chunksize 1, primes).
+constexpr double kQueuedWorkNs = 200'000;
+constexpr std::size_t kMinQueued = 2;
+constexpr std::size_t kMaxQueued = 1024;
+// Workers that die before finishing any task, in a row, before the pool gives up.
+constexpr int kMaxFruitlessRespawns = 8;
+// How long terminate() lets workers handle SIGTERM before it kills them.
+constexpr auto kTerminateGrace = std::chrono::seconds(1);
+
+enum class State { running, closed, joined, terminated };
+
+class PoolEngine final : public detail::PoolCore, private backends::GroupEvents {
+ public:
+  explicit PoolEngine(PoolOptions options) : options_(std::move(options)) {
+    if (options_.processes == 0) {
+      options_.processes = mp::cpu_count();
+    }
+    if (options_.processes < 0) {
+      throw std::invalid_argument("mp: Pool processes must be at least 1, not " +
+                                  std::to_string(options_.processes));
+    }
+    if (options_.maxtasksperchild < 0) {
+      throw std::invalid_argument("mp: maxtasksperchild must be 0 (no limit) or positive, not " +
+                                  std::to_string(options_.maxtasksperchild));
+    }
+    backends::ProcessGroupOptions g;
+    g.processes = options_.processes;
+    g.initializer = options_.initializer;
+    g.maxtasksperchild = options_.maxtasksperchild;
+    g.spin = options_.spin;
+    group_ = std::make_unique<backends::ProcessGroup>(std::move(g));
+    outstanding_.resize(static_cast<std::size_t>(options_.processes));
+    fruitless_.assign(static_cast<std::size_t>(options_.processes), 0);
+  }
+
+  ~PoolEngine() override {
+    try {
+      if (state_ != State::joined && state_ != State::terminated) {
+        terminate();
+      }
+    } catch (...) {
+      // The group's destructor still kills and reaps every worker.
+    }
+  }
+
+  int processes() const override { return options_.processes; }
+
+  std::vector<pid_t> pids() const override {
+    std::vector<pid_t> out;
+    for (int i = 0; i < group_->size(); ++i) {
+      out.push_back(group_->pid(i));
+    }
+    return out;
+  }
+
+  void submit(std::shared_ptr<Job> job) override {
+    if (state_ != State::running) {
+      throw std::logic_error("mp: Pool not running (close(), join() or terminate() was called)");
+    }
+    if (broken_) {
+      std::rethrow_exception(broken_);
+    }
+    jobs_.push_back(std::move(job));
+    dispatch();
+  }
+
+  bool wait(detail::WaitCondition done, Clock::time_point deadline) override {
+    auto last_progress = Clock::now();
+    for (;;) {
+      if (done()) {
+        return true;
+      }
+      if (group_->poll(*this)) {
+        dispatch();
+        last_progress = Clock::now();
+        continue;
+      }
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        return done();
+      }
+      if (!anything_outstanding()) {
+        if (done()) {
+          return true;
+        }
+        throw std::logic_error("mp: internal error: waiting for a result that no task will produce");
+      }
+      if (now - last_progress < options_.spin) {
+        for (int i = 0; i < 32; ++i) {
+          sys::cpu_relax();
+        }
+        continue;
+      }
+      group_->sleep_until(deadline);
+    }
+  }
+
+  void close() override {
+    if (state_ == State::running) {
+      state_ = State::closed;
+    }
+  }
+
+  void join() override {
+    if (state_ == State::running) {
+      throw std::logic_error("mp: Pool is still running: call close() or terminate() before join()");
+    }
+    if (state_ == State::joined || state_ == State::terminated) {
+      reap_after_terminate();
+      return;
+    }
+    wait(detail::make_condition([this] { return !anything_outstanding(); }),
+         Clock::time_point::max());
+    state_ = State::joined;
+    group_->stop_all();
+    group_->wait_all_exited(*this, Clock::time_point::max());
+  }
+
+  void terminate() override {
+    if (state_ == State::terminated || state_ == State::joined) {
+      return;
+    }
+    state_ = State::terminated;
+    fail_everything(std::make_exception_ptr(BrokenPool("mp: the pool was terminated")));
+    group_->signal_all(SIGTERM);
+    reap_after_terminate();
+  }
+
+ private:
+  struct Pending {
+    std::shared_ptr<Job> job;
+    ChunkRef chunk;
+    std::uint64_t tag;
+  };
+
+  void reap_after_terminate() {
+    if (!group_->wait_all_exited(*this, Clock::now() + kTerminateGrace)) {
+      group_->signal_all(SIGKILL);
+      group_->wait_all_exited(*this, Clock::time_point::max());
+    }
+  }
+
+  bool anything_outstanding() const {
+    if (std::any_of(outstanding_.begin(), outstanding_.end(),
+                    [](const auto& q) { return !q.empty(); })) {
+      return true;
+    }
+    return std::any_of(jobs_.begin(), jobs_.end(),
+                       [](const auto& j) { return !j->exhausted_ && !j->error_; });
+  }
+
+  std::size_t queue_limit() const {
+    if (ema_chunk_ns_ <= 0) {
+      return 4;
+    }
+    const double n = std::ceil(kQueuedWorkNs / ema_chunk_ns_);
+    return std::clamp(static_cast<std::size_t>(n), kMinQueued, kMaxQueued);
+  }
+
+  int pick_worker() const {
+    const std::size_t limit = queue_limit();
+    int best = -1;
+    std::size_t best_n = limit;
+    for (int w = 0; w < group_->size(); ++w) {
+      const std::size_t n = outstanding_[static_cast<std::size_t>(w)].size();
+      if (n < best_n && group_->alive(w) && group_->has_room(w)) {
+        best = w;
+        best_n = n;
+      }
+    }
+    return best;
+  }
+
+  void dispatch() {
+    if (broken_ || state_ == State::terminated) {
+      return;
+    }
+    std::size_t idle_rounds = 0;
+    while (!jobs_.empty() && idle_rounds < jobs_.size()) {
+      std::erase_if(jobs_, [](const auto& j) { return j->exhausted_ || j->error_; });
+      if (jobs_.empty()) {
+        return;
+      }
+      next_job_ %= jobs_.size();
+      Job& job = *jobs_[next_job_];
+      if (!job.can_send()) {
+        ++next_job_;
+        ++idle_rounds;
+        continue;
+      }
+      const int w = pick_worker();
+      if (w < 0) {
+        return;
+      }
+      const std::uint64_t tag = ++next_tag_;
+      detail::Writer& out = group_->begin_task(w, tag, *this);
+      ChunkRef chunk;
+      bool sent = false;
+      try {
+        sent = job.encode_next(out, chunk);
+      } catch (...) {
+        group_->abort_task(w);
+        job.exhausted_ = true;
+        if (!job.error_) {
+          job.error_ = std::current_exception();
+        }
+        continue;
+      }
+      if (!sent) {
+        group_->abort_task(w);
+        job.exhausted_ = true;
+        continue;
+      }
+      group_->commit_task(w);
+      outstanding_[static_cast<std::size_t>(w)].push_back({jobs_[next_job_], chunk, tag});
+      ++job.in_flight_;
+      ++next_job_;
+      idle_rounds = 0;
+    }
+  }
+
+  void on_result(int slot, std::uint64_t tag, std::uint64_t elapsed_ns, bool ok,
+                 detail::Reader& payload) override {
+    if (broken_) {
+      return;
+    }
+    auto& q = outstanding_[static_cast<std::size_t>(slot)];
+    if (q.empty() || q.front().tag != tag) {
+      break_pool("mp: internal error: a worker answered a task it was not given");
+      return;
+    }
+    Pending p = std::move(q.front());
+    q.pop_front();
+    fruitless_[static_cast<std::size_t>(slot)] = 0;
+    const double per_chunk = static_cast<double>(elapsed_ns) + 1.0;
+    ema_chunk_ns_ = ema_chunk_ns_ <= 0 ? per_chunk : 0.9 * ema_chunk_ns_ + 0.1 * per_chunk;
+    Job& job = *p.job;
+    --job.in_flight_;
+    if (job.error_) {
+      return;  // the caller has its error already; late results are dropped
+    }
+    try {
+      if (ok) {
+        job.decode_chunk(p.chunk, payload);
+      } else {
+        job.fail_chunk(p.chunk,
+                       serial::decode_task_error(payload, group_->pid(slot), p.chunk.first));
+      }
+    } catch (...) {
+      job.fail_chunk(p.chunk, std::current_exception());
+    }
+  }
+
+  void on_exit(int slot, const backends::WorkerExit& e) override {
+    auto& q = outstanding_[static_cast<std::size_t>(slot)];
+    if (e.running_tag != 0 && !q.empty() && q.front().tag == e.running_tag) {
+      Pending p = std::move(q.front());
+      q.pop_front();
+      --p.job->in_flight_;
+      p.job->fail_chunk(p.chunk, std::make_exception_ptr(
+                                     WorkerCrashed(e.pid, e.wait_status, p.chunk.first)));
+    }
+    if (state_ == State::joined || state_ == State::terminated || broken_) {
+      return;
+    }
+    if (e.init_failed) {
+      break_pool("mp: the pool's initializer failed in worker pid " + std::to_string(e.pid) +
+                 ": " + e.init_error);
+      return;
+    }
+    if (!e.retired && ++fruitless_[static_cast<std::size_t>(slot)] > kMaxFruitlessRespawns) {
+      break_pool("mp: workers keep dying before they finish a task; the pool stopped replacing them");
+      return;
+    }
+    try {
+      group_->respawn(slot);
+    } catch (const std::exception& ex) {
+      break_pool(std::string("mp: cannot start a replacement worker: ") + ex.what());
+    }
+  }
+
+  // The pool cannot go on: every pending and future call fails with `why`, and the
+  // remaining workers are stopped.
+  void break_pool(const std::string& why) {
+    broken_ = std::make_exception_ptr(BrokenPool(why));
+    fail_everything(broken_);
+    group_->signal_all(SIGKILL);
+  }
+
+  void fail_everything(const std::exception_ptr& error) {
+    for (auto& q : outstanding_) {
+      for (auto& p : q) {
+        if (!p.job->error_) {
+          p.job->error_ = error;
+        }
+      }
+    }
+    for (auto& j : jobs_) {
+      if (!j->error_) {
+        j->error_ = error;
+      }
+    }
+    if (state_ == State::terminated || broken_) {
+      for (auto& q : outstanding_) {
+        for (auto& p : q) {
+          --p.job->in_flight_;
+        }
+        q.clear();
+      }
+      jobs_.clear();
+    }
+  }
+
+  PoolOptions options_;
+  std::unique_ptr<backends::WorkerGroup> group_;
+  std::vector<std::deque<Pending>> outstanding_;
+  std::vector<int> fruitless_;
+  std::vector<std::shared_ptr<Job>> jobs_;
+  std::size_t next_job_ = 0;
+  std::uint64_t next_tag_ = 0;
+  double ema_chunk_ns_ = 0;
+  State state_ = State::running;
+  std::exception_ptr broken_;
+};
+
+}  // namespace
+}  // namespace mp::pool
+
+namespace mp::detail {
+std::shared_ptr<PoolCore> PoolCore::create(PoolOptions options) {
+  return std::make_shared<pool::PoolEngine>(std::move(options));
+}
+}  // namespace mp::detail

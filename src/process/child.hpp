@@ -1,0 +1,34 @@
+// Starting a child process by fork, and leaving it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+
+namespace mp::process {
+
+// Forks. The child takes the name `name` (mp::current_process()), arms the parent-death
+// signal when `die_with_parent` (and exits at once if the parent is already gone), runs
+// `body` and exits with status 0, or 1 if body throws. Stdio is flushed before the fork,
+// so buffered output is not printed twice. Returns the child's pid in the parent; throws
+// std::system_error if fork fails.
+template <class Body>
+pid_t fork_child(const std::string& name, bool die_with_parent, Body&& body);
+
+// Flushes C and C++ standard streams and calls _exit: a child must not run the parent's
+// atexit handlers or static destructors.
+[[noreturn]] void exit_child(int code) noexcept;
+
+// Implementation detail of fork_child.
+pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body)(void*),
+                      void* ctx);
+
+template <class Body>
+pid_t fork_child(const std::string& name, bool die_with_parent, Body&& body) {
+  return fork_child_impl(
+      name, die_with_parent, [](void* ctx) { (*static_cast<std::remove_reference_t<Body>*>(ctx))(); },
+      &body);
+}
+
+}  // namespace mp::process

@@ -1,0 +1,157 @@
+#include "runtime/worker_loop.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+#include "mp/detail/callable.hpp"
+#include "mp/detail/kernels.hpp"
+#include "process/child.hpp"
+
+namespace mp::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a sleeping worker waits before checking that its parent still exists. The
+// parent-death signal normally ends it first; this covers a parent that died before the
+// signal was armed.
+constexpr std::chrono::milliseconds kParentCheck{500};
+
+class Worker final : public transport::ProducerWait {
+ public:
+  Worker(WorkerRegion& region, const WorkerConfig& config)
+      : region_(region),
+        control_(region.control()),
+        config_(config),
+        tasks_(region.task_channel()),
+        results_(region.result_channel()) {}
+
+  [[noreturn]] void run() {
+    initialize();
+    int done = 0;
+    for (;;) {
+      transport::Frame frame;
+      wait_until([&] { return tasks_.try_read(frame); });
+      if (frame.kind() == kStopFrame) {
+        tasks_.release(frame);
+        process::exit_child(0);
+      }
+      run_task(frame);
+      ++done;
+      if (config_.maxtasksperchild > 0 && done >= config_.maxtasksperchild) {
+        control_.state.fetch_or(kWorkerRetired, std::memory_order_release);
+        process::exit_child(0);
+      }
+    }
+  }
+
+  void wait_for_consumer() override {
+    wait_until([&] { return control_.results.large_busy.load(std::memory_order_acquire) == 0; });
+  }
+
+ private:
+  void initialize() {
+    if (config_.initializer == nullptr || !*config_.initializer) {
+      return;
+    }
+    try {
+      (*config_.initializer)();
+    } catch (const std::exception& e) {
+      report_init_failure(e.what());
+    } catch (...) {
+      report_init_failure("unknown exception");
+    }
+  }
+
+  [[noreturn]] void report_init_failure(const char* what) {
+    std::snprintf(control_.init_error, sizeof control_.init_error, "%s", what);
+    control_.state.fetch_or(kWorkerInitFailed, std::memory_order_release);
+    std::fprintf(stderr, "mp: initializer of %s failed: %s\n", config_.name.c_str(), what);
+    process::exit_child(1);
+  }
+
+  void run_task(const transport::Frame& frame) {
+    // Announce the task before touching it, so a crash from here on is attributed to it.
+    control_.running_task.store(frame.tag(), std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    wait_until([&] { return results_.has_room(); });
+    results_.begin(kResultFrame, frame.tag(), this);
+    const ResultHeader header{0, kResultOk};
+    results_.write(&header.elapsed_ns, sizeof header.elapsed_ns);
+    results_.write(&header.status, sizeof header.status);
+    const auto start = Clock::now();
+    detail::Reader in = frame.reader();
+    try {
+      std::uint64_t id = 0;
+      in.read(&id, sizeof id);
+      const detail::Trampoline fn = detail::find_trampoline(id);
+      if (fn == nullptr) {
+        throw std::runtime_error("mp: the worker does not know the callable id of this task");
+      }
+      fn(in, results_);
+    } catch (...) {
+      detail::encode_task_error(results_, kResultHeaderBytes, UINT32_MAX,
+                                std::current_exception());
+    }
+    const auto elapsed = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+    results_.patch(0, &elapsed, sizeof elapsed);
+    // The task frame goes before the result is published: from here a crash loses the
+    // result, and the parent reports the running task as crashed instead of re-running it.
+    tasks_.release(frame);
+    results_.commit();
+    control_.running_task.store(0, std::memory_order_release);
+  }
+
+  // Spins for config_.spin, then sleeps on the worker's doorbell until `ready()`.
+  template <class Ready>
+  void wait_until(Ready ready) {
+    if (ready()) {
+      return;
+    }
+    const auto spin_end = Clock::now() + config_.spin;
+    for (int i = 0;; ++i) {
+      if (ready()) {
+        return;
+      }
+      sys::cpu_relax();
+      if ((i & 63) == 63 && Clock::now() >= spin_end) {
+        break;
+      }
+    }
+    sys::Doorbell& bell = control_.worker_bell;
+    for (;;) {
+      bell.prepare_sleep();
+      if (ready()) {
+        bell.cancel_sleep();
+        return;
+      }
+      bell.sleep(kParentCheck);
+      if (::getppid() != config_.parent) {
+        process::exit_child(1);
+      }
+    }
+  }
+
+  WorkerRegion& region_;
+  WorkerControl& control_;
+  const WorkerConfig& config_;
+  transport::ChannelConsumer tasks_;
+  transport::ChannelProducer results_;
+};
+
+}  // namespace
+
+void run_worker(WorkerRegion& region, const WorkerConfig& config) {
+  // The parent decides what Ctrl-C means; a worker must not die of the terminal's SIGINT.
+  ::signal(SIGINT, SIG_IGN);
+  Worker worker(region, config);
+  worker.run();
+}
+
+}  // namespace mp::runtime

@@ -1,0 +1,26 @@
+// The worker side of a pool: run tasks from the task channel until told to stop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "runtime/worker_region.hpp"
+
+namespace mp::runtime {
+
+struct WorkerConfig {
+  int index = 0;
+  std::string name;
+  const std::function<void()>* initializer = nullptr;
+  int maxtasksperchild = 0;  // 0: no limit
+  std::chrono::nanoseconds spin{0};
+  pid_t parent = 0;
+};
+
+// Runs in the forked child; never returns.
+[[noreturn]] void run_worker(WorkerRegion& region, const WorkerConfig& config);
+
+}  // namespace mp::runtime

@@ -1,0 +1,39 @@
+#include "runtime/worker_region.hpp"
+
+#include <new>
+
+namespace mp::runtime {
+namespace {
+constexpr std::size_t kControlBytes = 4096;
+static_assert(sizeof(WorkerControl) <= kControlBytes);
+}  // namespace
+
+WorkerRegion::WorkerRegion(int /*index*/, sys::Doorbell* parent_bell)
+    : shared_("mp-worker", kControlBytes + 2 * transport::kRingBytes),
+      task_large_("mp-worker-tasks-large", 0, transport::kLargeReserve),
+      result_large_("mp-worker-results-large", 0, transport::kLargeReserve),
+      parent_bell_(parent_bell) {
+  new (shared_.data()) WorkerControl{};
+}
+
+transport::ChannelMemory WorkerRegion::task_channel() {
+  WorkerControl& c = control();
+  return {&c.tasks, shared_.data() + kControlBytes, &task_large_, &c.worker_bell, parent_bell_};
+}
+
+transport::ChannelMemory WorkerRegion::result_channel() {
+  WorkerControl& c = control();
+  return {&c.results, shared_.data() + kControlBytes + transport::kRingBytes, &result_large_,
+          parent_bell_, &c.worker_bell};
+}
+
+void WorkerRegion::reset_results_and_state() noexcept {
+  transport::reset_channel(result_channel());
+  WorkerControl& c = control();
+  c.running_task.store(0, std::memory_order_relaxed);
+  c.state.store(0, std::memory_order_relaxed);
+  c.worker_bell.sleeping.store(0, std::memory_order_relaxed);
+  c.init_error[0] = '\0';
+}
+
+}  // namespace mp::runtime

@@ -1,0 +1,63 @@
+// The memory a pool shares with one worker process: a control block, the task channel
+// (parent -> worker) and the result channel (worker -> parent), each with its large-message
+// buffer. Created by the parent before the worker is forked, and kept across respawns: a
+// replacement worker picks up the tasks still queued for its slot.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sys/doorbell.hpp"
+#include "sys/shared_memory.hpp"
+#include "transport/channel.hpp"
+
+namespace mp::runtime {
+
+enum FrameKind : std::uint32_t {
+  kTaskFrame = 1,    // payload: trampoline id, callable, arguments
+  kStopFrame = 2,    // poison pill: the worker exits
+  kResultFrame = 3,  // payload: ResultHeader, then results or an encoded error
+};
+
+struct ResultHeader {
+  std::uint64_t elapsed_ns;  // time the worker spent running the task
+  std::uint8_t status;       // kResultOk or kResultError
+};
+inline constexpr std::uint8_t kResultOk = 0;
+inline constexpr std::uint8_t kResultError = 1;
+inline constexpr std::size_t kResultHeaderBytes = 9;  // packed: elapsed_ns, status
+
+enum WorkerState : std::uint32_t {
+  kWorkerRetired = 1,     // left after maxtasksperchild tasks
+  kWorkerInitFailed = 2,  // the initializer threw; init_error says why
+};
+
+struct WorkerControl {
+  transport::ChannelControl tasks;
+  transport::ChannelControl results;
+  alignas(64) sys::Doorbell worker_bell;  // the worker sleeps here
+  // Tag of the task the worker runs now (0: none), so a crash names its task.
+  alignas(64) std::atomic<std::uint64_t> running_task{0};
+  std::atomic<std::uint32_t> state{0};
+  char init_error[2048];
+};
+
+class WorkerRegion {
+ public:
+  // `parent_bell` is the pool-wide doorbell the parent sleeps on.
+  WorkerRegion(int index, sys::Doorbell* parent_bell);
+
+  WorkerControl& control() const { return *reinterpret_cast<WorkerControl*>(shared_.data()); }
+  transport::ChannelMemory task_channel();
+  transport::ChannelMemory result_channel();
+  // Empties both channels and clears the control block's worker state.
+  void reset_results_and_state() noexcept;
+
+ private:
+  sys::SharedMemory shared_;  // WorkerControl, then the two rings
+  sys::SharedMemory task_large_;
+  sys::SharedMemory result_large_;
+  sys::Doorbell* parent_bell_;
+};
+
+}  // namespace mp::runtime

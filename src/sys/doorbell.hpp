@@ -1,0 +1,52 @@
+// A wake-up flag in shared memory that costs nothing while its owner is awake.
+//
+// Waking a sleeping process on another core costs 20-50 us on the machines we measure,
+// while a producer that finds the consumer awake pays one load. So the owner spins
+// briefly, then announces that it sleeps (sleeping = 1), re-checks its condition and
+// only then blocks; a producer rings only when it sees the flag. The fences make the
+// two sides' store-then-load sequences sequentially consistent (Dekker), so a wake-up
+// cannot slip between the owner's re-check and its sleep.
+//
+// The owner sleeps on the futex word itself, or, when `eventfd` is set, in epoll on that
+// eventfd (the parent waits on results and on child exits together that way).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sys/futex.hpp"
+#include "sys/unique_fd.hpp"
+
+namespace mp::sys {
+
+struct Doorbell {
+  std::atomic<std::uint32_t> sleeping{0};
+  int eventfd = -1;
+
+  void ring() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleeping.load(std::memory_order_relaxed) != 0) {
+      sleeping.store(0, std::memory_order_relaxed);
+      if (eventfd >= 0) {
+        signal_eventfd(eventfd);
+      } else {
+        futex_wake_all(sleeping);
+      }
+    }
+  }
+
+  // Owner side: announce the sleep; the caller must re-check its condition afterwards.
+  void prepare_sleep() noexcept {
+    sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  void cancel_sleep() noexcept { sleeping.store(0, std::memory_order_relaxed); }
+
+  // Owner side, futex flavour: sleeps until rung or timeout (negative: none).
+  void sleep(std::chrono::nanoseconds timeout) {
+    futex_wait(sleeping, 1, timeout);
+    sleeping.store(0, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace mp::sys

@@ -1,0 +1,42 @@
+// Anonymous shared memory: a memfd mapped MAP_SHARED. Nothing is named, so nothing can
+// be left behind in /dev/shm when a process is killed; the memory goes away with the
+// last mapping and the last fd.
+#pragma once
+
+#include <cstddef>
+
+#include "sys/unique_fd.hpp"
+
+namespace mp::sys {
+
+class SharedMemory {
+ public:
+  SharedMemory() = default;
+  // A memfd of `size` bytes mapped read-write. `reserve` (>= size) is the length of the
+  // mapping: the file can later grow up to it with resize() without moving the mapping,
+  // so every process that inherited the mapping sees the growth at the same address.
+  SharedMemory(const char* name, std::size_t size, std::size_t reserve = 0);
+  SharedMemory(SharedMemory&& o) noexcept;
+  SharedMemory& operator=(SharedMemory&& o) noexcept;
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+  ~SharedMemory();
+
+  std::byte* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  std::size_t reserved() const { return reserved_; }
+  int fd() const { return fd_.get(); }
+
+  // Grows or shrinks the file (not the mapping); size <= reserved().
+  void resize(std::size_t size);
+  // Returns the pages of [offset, offset + n) to the system; they read back as zeros.
+  void discard(std::size_t offset, std::size_t n) noexcept;
+
+ private:
+  UniqueFd fd_;
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t reserved_ = 0;
+};
+
+}  // namespace mp::sys

@@ -1,0 +1,62 @@
+// Owning file descriptor and the I/O helpers every module needs: EINTR retried,
+// partial reads and writes completed, errors thrown as std::system_error naming the call.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <utility>
+
+namespace mp::sys {
+
+[[noreturn]] void throw_errno(const char* what);
+[[noreturn]] void throw_errno(const char* what, int err);
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset(std::exchange(o.fd_, -1));
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes all n bytes (retrying EINTR and partial writes). Returns false on EPIPE.
+bool write_full(int fd, const void* data, std::size_t n);
+// Reads until n bytes or EOF; returns the number read.
+std::size_t read_full(int fd, void* data, std::size_t n);
+
+// A pipe whose ends close on exec.
+struct PipeFds {
+  UniqueFd read;
+  UniqueFd write;
+};
+PipeFds make_pipe();
+
+// An eventfd in non-blocking mode, used as a doorbell that epoll can watch.
+UniqueFd make_eventfd();
+void signal_eventfd(int fd) noexcept;
+void drain_eventfd(int fd) noexcept;
+
+// pidfd_open(2): an fd that becomes readable when the process exits.
+UniqueFd open_pidfd(pid_t pid);
+
+// Waits until fd is readable or timeout_ms passes (-1: forever). Returns true if readable.
+bool wait_readable(int fd, int timeout_ms);
+
+}  // namespace mp::sys

@@ -1,0 +1,161 @@
+#include "transport/channel.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace mp::transport {
+namespace {
+
+constexpr std::size_t kHeader = sizeof(FrameHeader);
+constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
+static_assert(kHeader % 8 == 0 && kRingBytes % 8 == 0);
+static_assert(kInlineLimit + 2 * kHeader <= kRingBytes / 2);
+
+// Contiguous bytes a frame needs at the producer's position, including padding to wrap.
+std::size_t bytes_needed(std::uint64_t tail) {
+  const std::size_t pos = tail % kRingBytes;
+  const std::size_t to_end = kRingBytes - pos;
+  const std::size_t frame = kHeader + kInlineLimit;
+  return to_end >= frame ? frame : to_end + frame;
+}
+
+}  // namespace
+
+bool ChannelProducer::has_room() const noexcept {
+  const std::uint64_t tail = mem_.control->tail.load(std::memory_order_relaxed);
+  const std::uint64_t head = mem_.control->head.load(std::memory_order_acquire);
+  return kRingBytes - (tail - head) >= bytes_needed(tail);
+}
+
+void ChannelProducer::begin(std::uint32_t kind, std::uint64_t tag, ProducerWait* wait) {
+  wait_ = wait;
+  std::uint64_t tail = mem_.control->tail.load(std::memory_order_relaxed);
+  std::size_t pos = tail % kRingBytes;
+  if (kRingBytes - pos < kHeader + kInlineLimit) {
+    // Pad to the end of the ring; the consumer skips the padding. A remainder smaller
+    // than a header is skipped implicitly.
+    if (kRingBytes - pos >= kHeader) {
+      auto* pad = reinterpret_cast<FrameHeader*>(mem_.ring + pos);
+      *pad = FrameHeader{0, kRingBytes - pos - kHeader, kPadFrame, 0};
+    }
+    tail += kRingBytes - pos;
+    mem_.control->tail.store(tail, std::memory_order_release);
+    pos = 0;
+  }
+  header_ = reinterpret_cast<FrameHeader*>(mem_.ring + pos);
+  header_->tag = tag;
+  header_->kind = kind;
+  header_->large = 0;
+  begin_ = mem_.ring + pos + kHeader;
+  cur_ = begin_;
+  end_ = begin_ + kInlineLimit;
+  writing_ = true;
+  in_large_ = false;
+}
+
+void ChannelProducer::overflow(std::size_t n) {
+  const std::size_t used = size();
+  sys::SharedMemory& large = *mem_.large;
+  if (!in_large_) {
+    while (mem_.control->large_busy.load(std::memory_order_acquire) != 0) {
+      wait_->wait_for_consumer();
+    }
+  }
+  std::size_t want = std::max<std::size_t>(large.size(), std::size_t{1} << 20);
+  while (want < used + n) {
+    want *= 2;
+  }
+  if (want > large.reserved()) {
+    throw std::length_error("mp: message larger than the transport's limit of 64 GiB");
+  }
+  if (want != large.size()) {
+    large.resize(want);
+  }
+  if (!in_large_) {
+    std::memcpy(large.data(), begin_, used);
+    in_large_ = true;
+  }
+  begin_ = large.data();
+  cur_ = begin_ + used;
+  end_ = begin_ + large.size();
+}
+
+void ChannelProducer::commit() {
+  const std::size_t used = size();
+  header_->size = used;
+  std::uint64_t tail = mem_.control->tail.load(std::memory_order_relaxed);
+  if (in_large_) {
+    header_->large = 1;
+    mem_.control->large_busy.store(1, std::memory_order_relaxed);
+    tail += kHeader;
+  } else {
+    tail += align8(kHeader + used);
+  }
+  mem_.control->tail.store(tail, std::memory_order_release);
+  writing_ = false;
+  begin_ = cur_ = end_ = nullptr;
+  mem_.consumer_bell->ring();
+}
+
+void ChannelProducer::abort() noexcept {
+  writing_ = false;
+  in_large_ = false;
+  begin_ = cur_ = end_ = nullptr;
+}
+
+bool ChannelConsumer::try_read(Frame& f) noexcept {
+  ChannelControl& c = *mem_.control;
+  std::uint64_t head = c.head.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t tail = c.tail.load(std::memory_order_acquire);
+    if (head == tail) {
+      return false;
+    }
+    const std::size_t pos = head % kRingBytes;
+    const std::size_t to_end = kRingBytes - pos;
+    if (to_end < kHeader) {
+      head += to_end;
+      c.head.store(head, std::memory_order_release);
+      continue;
+    }
+    const auto* h = reinterpret_cast<const FrameHeader*>(mem_.ring + pos);
+    if (h->kind == kPadFrame) {
+      head += to_end;
+      c.head.store(head, std::memory_order_release);
+      continue;
+    }
+    f.tag_ = h->tag;
+    f.kind_ = h->kind;
+    f.size_ = h->size;
+    f.large_ = h->large != 0;
+    if (f.large_) {
+      f.data_ = mem_.large->data();
+      f.length_ = kHeader;
+    } else {
+      f.data_ = mem_.ring + pos + kHeader;
+      f.length_ = align8(kHeader + h->size);
+    }
+    return true;
+  }
+}
+
+void ChannelConsumer::release(const Frame& f) noexcept {
+  ChannelControl& c = *mem_.control;
+  if (f.large_) {
+    if (f.size_ > kLargeKeep) {
+      mem_.large->discard(kLargeKeep, f.size_ - kLargeKeep);
+    }
+    c.large_busy.store(0, std::memory_order_release);
+  }
+  c.head.store(c.head.load(std::memory_order_relaxed) + f.length_, std::memory_order_release);
+  mem_.producer_bell->ring();
+}
+
+void reset_channel(ChannelMemory mem) noexcept {
+  mem.control->head.store(0, std::memory_order_relaxed);
+  mem.control->tail.store(0, std::memory_order_relaxed);
+  mem.control->large_busy.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace mp::transport

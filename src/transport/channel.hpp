@@ -1,0 +1,131 @@
+// One direction of a byte channel between two processes: a single-producer,
+// single-consumer ring of frames in shared memory, plus a growable shared buffer for
+// messages too large for the ring.
+//
+//   producer                                   consumer
+//   begin(tag) -> Writer: bytes go straight into the ring
+//     (past kInlineLimit the bytes so far move to the large buffer and writing goes on there)
+//   commit(): publish tail, ring consumer's bell   try_read(): header at head -> Frame
+//                                                  ... decode from Frame::reader() ...
+//                                                  release(): advance head, ring producer's bell
+//
+// Frames never wrap: a frame that would cross the end of the ring is preceded by padding.
+// At most one large message per direction is in flight; the producer waits for the
+// consumer to release it before reusing the buffer. The transport knows nothing of tasks:
+// a frame carries a 64-bit tag and a kind chosen by its users.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "mp/detail/bytes.hpp"
+#include "sys/doorbell.hpp"
+#include "sys/shared_memory.hpp"
+
+namespace mp::transport {
+
+// Tunables. kRingBytes and kInlineLimit keep a default-chunksize map chunk of a million
+// ints (500 KB) inline; see BENCHMARKS.md (map throughput).
+inline constexpr std::size_t kRingBytes = std::size_t{4} << 20;
+inline constexpr std::size_t kInlineLimit = std::size_t{1} << 20;
+// Virtual size of a large-message mapping: the largest message a channel can carry.
+inline constexpr std::size_t kLargeReserve = std::size_t{1} << 36;
+// Large-message pages beyond this are returned to the system after each message.
+inline constexpr std::size_t kLargeKeep = std::size_t{64} << 20;
+
+// Shared state of one channel; lives in shared memory, zero-initialised.
+struct ChannelControl {
+  alignas(64) std::atomic<std::uint64_t> tail{0};         // written by the producer
+  alignas(64) std::atomic<std::uint64_t> head{0};         // written by the consumer
+  alignas(64) std::atomic<std::uint32_t> large_busy{0};  // 1 while a large message is unread
+};
+
+struct FrameHeader {
+  std::uint64_t tag;
+  std::uint64_t size;
+  std::uint32_t kind;
+  std::uint32_t large;  // 1: payload is in the large buffer
+};
+inline constexpr std::uint32_t kPadFrame = 0xFFFFFFFFu;
+
+// What a producer does while it waits for the consumer (to free ring space or the large
+// buffer): the parent keeps draining results, a worker sleeps.
+class ProducerWait {
+ public:
+  virtual void wait_for_consumer() = 0;
+
+ protected:
+  ~ProducerWait() = default;
+};
+
+struct ChannelMemory {
+  ChannelControl* control = nullptr;
+  std::byte* ring = nullptr;  // kRingBytes
+  sys::SharedMemory* large = nullptr;
+  sys::Doorbell* consumer_bell = nullptr;  // rung after commit
+  sys::Doorbell* producer_bell = nullptr;  // rung after release
+};
+
+class ChannelProducer final : public detail::Writer {
+ public:
+  ChannelProducer() = default;
+  explicit ChannelProducer(ChannelMemory mem) : mem_(mem) {}
+
+  // True when a frame of up to kInlineLimit bytes can be started without waiting.
+  bool has_room() const noexcept;
+  // Starts a frame; requires has_room().
+  void begin(std::uint32_t kind, std::uint64_t tag, ProducerWait* wait);
+  void commit();
+  // Drops the frame being written; nothing becomes visible to the consumer.
+  void abort() noexcept;
+  bool writing() const noexcept { return writing_; }
+
+ private:
+  void overflow(std::size_t n) override;
+
+  ChannelMemory mem_;
+  ProducerWait* wait_ = nullptr;
+  FrameHeader* header_ = nullptr;
+  bool writing_ = false;
+  bool in_large_ = false;
+};
+
+class Frame {
+ public:
+  std::uint64_t tag() const { return tag_; }
+  std::uint32_t kind() const { return kind_; }
+  detail::Reader reader() const { return detail::Reader(data_, size_); }
+  std::size_t size() const { return size_; }
+
+ private:
+  friend class ChannelConsumer;
+  std::uint64_t tag_ = 0;
+  std::uint32_t kind_ = 0;
+  bool large_ = false;
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint64_t length_ = 0;  // ring bytes taken
+};
+
+class ChannelConsumer {
+ public:
+  ChannelConsumer() = default;
+  explicit ChannelConsumer(ChannelMemory mem) : mem_(mem) {}
+
+  bool readable() const noexcept {
+    return mem_.control->tail.load(std::memory_order_acquire) !=
+           mem_.control->head.load(std::memory_order_relaxed);
+  }
+  // The frame at the head, if any. It stays valid until release().
+  bool try_read(Frame& f) noexcept;
+  void release(const Frame& f) noexcept;
+
+ private:
+  ChannelMemory mem_;
+};
+
+// Puts a channel back to empty; only while neither side is using it.
+void reset_channel(ChannelMemory mem) noexcept;
+
+}  // namespace mp::transport
