@@ -66,6 +66,9 @@ bool wait_job(const std::weak_ptr<PoolCore>& core, JobT& job, PoolCore::Clock::t
 // the Pool is destroyed first, a result not yet ready throws mp::BrokenPool on get().
 template <class T>
 class AsyncResult {
+  using ValueRef = typename std::conditional_t<std::is_void_v<T>, std::type_identity<void>,
+                                               std::add_lvalue_reference<const T>>::type;
+
  public:
   // Blocks until the result is ready.
   void wait() { detail::wait_job(core_, job_->job(), detail::PoolCore::Clock::time_point::max()); }
@@ -105,7 +108,7 @@ class AsyncResult {
   struct Holder {
     virtual ~Holder() = default;
     virtual detail::Job& job() = 0;
-    virtual std::conditional_t<std::is_void_v<T>, void, const T&> value() = 0;
+    virtual ValueRef value() = 0;
     virtual T take() = 0;
   };
   template <class JobT, bool Single>
@@ -117,7 +120,7 @@ class AsyncResult {
         std::rethrow_exception(j_->error_);
       }
     }
-    std::conditional_t<std::is_void_v<T>, void, const T&> value() override {
+    ValueRef value() override {
       check();
       if constexpr (std::is_void_v<T>) {
         return;
@@ -208,6 +211,11 @@ class ImapResult {
   std::optional<R> next_until(detail::PoolCore::Clock::time_point deadline) {
     Sink& sink = job_->sink();
     detail::Job& job = job_->job();
+    // Task errors wait at their position in the sink; a job-wide error (the input threw,
+    // the pool broke) ends the iteration at once.
+    if (job.error_) {
+      std::rethrow_exception(job.error_);
+    }
     auto ready = [&] { return sink.has_next() || job.done(); };
     if (!ready()) {
       auto pool = core_.lock();
@@ -219,12 +227,7 @@ class ImapResult {
       }
     }
     if (sink.has_next()) {
-      R value = sink.take_next();
-      if (auto pool = core_.lock(); pool && !job.done()) {
-        pool->wait(detail::make_condition([] { return true; }),
-                   detail::PoolCore::Clock::now());  // lets the freed window refill
-      }
-      return value;
+      return sink.take_next();
     }
     if (job.error_) {
       std::rethrow_exception(job.error_);
@@ -362,7 +365,7 @@ class Pool {
   template <bool Spread, class F, class Range>
   auto submit_vector(F&& f, Range&& items, std::size_t chunksize) {
     using Fn = std::decay_t<F>;
-    using Arg = std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>;
+    using Arg = detail::item_t<Range>;
     using R = typename detail::ChunkKernel<Fn, Arg, Spread>::Result;
     if constexpr (!std::ranges::sized_range<std::remove_reference_t<Range>>) {
       // Python's map reads the whole input first too; it needs the length for chunksize.
@@ -390,7 +393,7 @@ class Pool {
   auto submit_stream(F&& f, Range&& items, long long chunksize) {
     check_chunksize(chunksize);
     using Fn = std::decay_t<F>;
-    using Arg = std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>;
+    using Arg = detail::item_t<Range>;
     using R = detail::map_result_t<Fn, Arg>;
     static_assert(!std::is_void_v<R>, "mp: imap of a function returning void yields nothing; use map");
     using Sink = detail::StreamSink<R, Ordered>;

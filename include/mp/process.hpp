@@ -89,13 +89,16 @@ class Process {
 
  private:
   struct State;
+  struct StateDeleter {
+    void operator()(State* s) const noexcept;
+  };
   void init_name();
   bool join_for(std::chrono::nanoseconds timeout);
 
   std::function<void()> target_;
   std::string name_;
   bool daemon_ = false;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<State, StateDeleter> state_;
 };
 
 }  // namespace mp

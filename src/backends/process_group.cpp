@@ -215,6 +215,12 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
   if (e.init_failed) {
     c.init_error[sizeof c.init_error - 1] = '\0';
     e.init_error = c.init_error;
+  } else if ((state & runtime::kWorkerReady) == 0 && options_.initializer) {
+    // Died inside the initializer without throwing (a signal, an exit).
+    e.init_failed = true;
+    e.init_error = WIFSIGNALED(s.wait_status)
+                       ? "killed by signal " + std::to_string(WTERMSIG(s.wait_status))
+                       : "exited with status " + std::to_string(WEXITSTATUS(s.wait_status));
   }
   // Skip the frame of the task that died with the worker, so the replacement does not
   // run it again; tasks queued behind it stay.

@@ -102,6 +102,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   }
 
   bool wait(detail::WaitCondition done, Clock::time_point deadline) override {
+    // A job may have room to send again since the last call (imap's window reopens as
+    // the caller consumes results).
+    dispatch();
     auto last_progress = Clock::now();
     for (;;) {
       if (done()) {

@@ -70,6 +70,8 @@ struct Process::State {
   std::exception_ptr error;
 };
 
+void Process::StateDeleter::operator()(State* s) const noexcept { delete s; }
+
 void Process::init_name() { name_ = "Process-" + std::to_string(++g_process_counter); }
 
 Process::Process(Process&&) noexcept = default;
@@ -103,7 +105,7 @@ void Process::start() {
   if (state_) {
     throw std::logic_error("mp: a process can only be started once");
   }
-  auto state = std::make_unique<State>();
+  std::unique_ptr<State, StateDeleter> state(new State);
   sys::PipeFds pipe = sys::make_pipe();
   const int error_fd = pipe.write.get();
   std::function<void()>& target = target_;

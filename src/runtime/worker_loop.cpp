@@ -25,14 +25,14 @@ constexpr std::chrono::milliseconds kParentCheck{500};
 class Worker final : public transport::ProducerWait {
  public:
   Worker(WorkerRegion& region, const WorkerConfig& config)
-      : region_(region),
-        control_(region.control()),
+      : control_(region.control()),
         config_(config),
         tasks_(region.task_channel()),
         results_(region.result_channel()) {}
 
   [[noreturn]] void run() {
     initialize();
+    control_.state.fetch_or(kWorkerReady, std::memory_order_release);
     int done = 0;
     for (;;) {
       transport::Frame frame;
@@ -138,7 +138,6 @@ class Worker final : public transport::ProducerWait {
     }
   }
 
-  WorkerRegion& region_;
   WorkerControl& control_;
   const WorkerConfig& config_;
   transport::ChannelConsumer tasks_;

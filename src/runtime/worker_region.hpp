@@ -30,6 +30,7 @@ inline constexpr std::size_t kResultHeaderBytes = 9;  // packed: elapsed_ns, sta
 enum WorkerState : std::uint32_t {
   kWorkerRetired = 1,     // left after maxtasksperchild tasks
   kWorkerInitFailed = 2,  // the initializer threw; init_error says why
+  kWorkerReady = 4,       // initialized: from here on, a death is a task's crash
 };
 
 struct WorkerControl {

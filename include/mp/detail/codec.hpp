@@ -185,6 +185,9 @@ void decode_fast(Reader& r, T& v) {
     std::uint64_t n = 0;
     r.read(&n, sizeof n);
     using C = typename T::value_type;
+    if (n > r.remaining() / sizeof(C)) {
+      throw_truncated_message(n, r.remaining());
+    }
     const std::byte* p = r.take(n * sizeof(C));
     v.assign(reinterpret_cast<const C*>(p), n);
   } else if constexpr (is_specialization<T, std::vector>::value) {
@@ -192,6 +195,9 @@ void decode_fast(Reader& r, T& v) {
     std::uint64_t n = 0;
     r.read(&n, sizeof n);
     if constexpr (is_bitwise_v<E> && !std::is_same_v<E, bool>) {
+      if (n > r.remaining() / sizeof(E)) {
+        throw_truncated_message(n, r.remaining());
+      }
       const std::byte* p = r.take(n * sizeof(E));
       v.resize(n);
       std::memcpy(v.data(), p, n * sizeof(E));

@@ -32,6 +32,20 @@ struct RangeHolder {
   Stored range;
 };
 
+// The type an input item is decoded into in the worker: the range's value type, with
+// the const dropped from a map's key so that it can be assigned.
+template <class T>
+struct decodable {
+  using type = T;
+};
+template <class K, class V>
+struct decodable<std::pair<const K, V>> {
+  using type = std::pair<K, V>;
+};
+template <class Range>
+using item_t = typename decodable<
+    std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>>::type;
+
 // Python's rule for map's default chunksize: about four chunks per worker.
 inline std::size_t default_chunksize(std::size_t n, int processes) {
   const std::size_t per = static_cast<std::size_t>(processes) * 4;
@@ -165,7 +179,7 @@ class StreamSink {
 template <class F, class Range, bool Spread, class Sink>
 class ChunkedJob final : public Job {
  public:
-  using Arg = std::remove_cvref_t<std::ranges::range_value_t<std::remove_reference_t<Range>>>;
+  using Arg = item_t<Range>;
   using Kernel = ChunkKernel<F, Arg, Spread>;
 
   ChunkedJob(F f, Range&& range, std::size_t chunksize)

@@ -1,0 +1,174 @@
+// mp::Pool micro-benchmarks: apply round trip, map throughput, start-up, large payloads.
+// The same-run peers these numbers are read against live in bench_peers.cpp.
+//
+// Everything that crosses a process boundary is timed in wall-clock time (UseRealTime):
+// the CPU time of the calling thread misses the workers' share.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mp/pool.hpp"
+
+namespace {
+
+constexpr int kWorkers = 2;
+constexpr std::size_t kMapItems = 1'000'000;
+constexpr std::size_t kPayloadBytes = std::size_t{200} << 20;  // 200 MiB
+
+int add_one(int x) { return x + 1; }
+
+std::size_t payload_size(const std::vector<std::uint8_t>& blob) {
+  // Touch both ends so the argument must really have arrived.
+  return blob.size() + (blob.front() == 0x5a && blob.back() == 0x5a ? 0 : 1);
+}
+
+std::vector<std::uint8_t> make_payload(std::size_t n) { return std::vector<std::uint8_t>(n, 0x5a); }
+
+const std::vector<int>& map_input() {
+  static const std::vector<int> input = [] {
+    std::vector<int> v(kMapItems);
+    std::iota(v.begin(), v.end(), 0);
+    return v;
+  }();
+  return input;
+}
+
+// (a) pool.apply(f, int) round trip on a warm pool. BM_PoolApplyNoSpin is the same with
+// PoolOptions::spin = 0 (sleep at once instead of spinning 50 us): a diagnostic for
+// machines where the waiting side's spin competes with the side it waits for.
+void run_apply(benchmark::State& state, mp::Pool& pool) {
+  int x = 0;
+  if (pool.apply(add_one, x) != 1) {
+    state.SkipWithError("wrong result");
+    return;
+  }
+  for (auto _ : state) {
+    int y = pool.apply(add_one, x);
+    benchmark::DoNotOptimize(y);
+    if (y != x + 1) {
+      state.SkipWithError("wrong result");
+      break;
+    }
+    x = y & 0xffff;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_PoolApply(benchmark::State& state) {
+  mp::Pool pool(kWorkers);
+  run_apply(state, pool);
+}
+BENCHMARK(BM_PoolApply)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_PoolApplyNoSpin(benchmark::State& state) {
+  mp::PoolOptions options;
+  options.processes = kWorkers;
+  options.spin = std::chrono::microseconds(0);
+  mp::Pool pool(options);
+  run_apply(state, pool);
+}
+BENCHMARK(BM_PoolApplyNoSpin)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// (b) pool.map over 10^6 ints; Arg is the chunksize, 0 meaning the default (Python's rule:
+// about four chunks per worker).
+void BM_PoolMap(benchmark::State& state) {
+  const auto chunksize = static_cast<long long>(state.range(0));
+  const std::vector<int>& input = map_input();
+  mp::Pool pool(kWorkers);
+  for (auto _ : state) {
+    std::vector<int> out =
+        chunksize == 0 ? pool.map(add_one, input) : pool.map(add_one, input, chunksize);
+    benchmark::DoNotOptimize(out.data());
+    if (out.size() != input.size() || out.front() != 1 ||
+        out.back() != static_cast<int>(kMapItems)) {
+      state.SkipWithError("wrong result");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(input.size()));
+}
+BENCHMARK(BM_PoolMap)
+    ->ArgName("chunksize")
+    ->Arg(1)
+    ->Arg(0)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// (c) A pool's whole life: start the workers, first result, close, join.
+void BM_PoolStartup(benchmark::State& state) {
+  for (auto _ : state) {
+    mp::Pool pool(kWorkers);
+    int y = pool.apply(add_one, 41);
+    benchmark::DoNotOptimize(y);
+    pool.close();
+    pool.join();
+    if (y != 42) {
+      state.SkipWithError("wrong result");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_PoolStartup)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// (d) A 200 MiB argument or result through apply.
+//   arg:        pool.apply(f, blob) with blob an lvalue, as users write it (apply copies it
+//               into the task, then it is encoded and decoded);
+//   arg_rvalue: pool.apply(f, std::move(blob)), the blob rebuilt outside the timing;
+//   result:     pool.apply(make_payload, n), the worker builds and returns the 200 MiB.
+enum class Payload { kArg, kArgRvalue, kResult };
+
+void BM_PoolLargePayload(benchmark::State& state, Payload kind) {
+  mp::Pool pool(kWorkers);
+  std::vector<std::uint8_t> blob;
+  if (kind != Payload::kResult) {
+    blob = make_payload(kPayloadBytes);
+  }
+  for (auto _ : state) {
+    bool ok = false;
+    switch (kind) {
+      case Payload::kArg: {
+        std::size_t n = pool.apply(payload_size, blob);
+        benchmark::DoNotOptimize(n);
+        ok = n == kPayloadBytes;
+        break;
+      }
+      case Payload::kArgRvalue: {
+        std::size_t n = pool.apply(payload_size, std::move(blob));
+        benchmark::DoNotOptimize(n);
+        ok = n == kPayloadBytes;
+        state.PauseTiming();
+        blob = make_payload(kPayloadBytes);
+        state.ResumeTiming();
+        break;
+      }
+      case Payload::kResult: {
+        std::vector<std::uint8_t> r = pool.apply(make_payload, kPayloadBytes);
+        benchmark::DoNotOptimize(r.data());
+        ok = r.size() == kPayloadBytes && r.front() == 0x5a && r.back() == 0x5a;
+        break;
+      }
+    }
+    if (!ok) {
+      state.SkipWithError("wrong result");
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kPayloadBytes));
+}
+BENCHMARK_CAPTURE(BM_PoolLargePayload, arg, Payload::kArg)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_PoolLargePayload, arg_rvalue, Payload::kArgRvalue)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_PoolLargePayload, result, Payload::kResult)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,61 @@
+#include "helpers/hygiene.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace mp::test {
+
+int count_open_fds() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') {
+        ++n;
+      }
+    }
+    ::closedir(d);
+  }
+  return n - 1;  // the directory stream's own fd
+}
+
+std::vector<std::string> mp_shm_entries() {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.rfind("mp-", 0) == 0) {
+        out.push_back(name);
+      }
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+std::vector<int> child_pids() {
+  std::vector<int> out;
+  const std::string me = std::to_string(::getpid());
+  std::ifstream f("/proc/self/task/" + me + "/children");
+  int pid = 0;
+  while (f >> pid) {
+    out.push_back(pid);
+  }
+  return out;
+}
+
+void HygieneTest::SetUp() { fds_before_ = count_open_fds(); }
+
+void HygieneTest::TearDown() {
+  // A child that has been killed may take a moment to be reaped by its owner's destructor;
+  // everything here ran synchronously, so nothing may be left at all.
+  EXPECT_EQ(child_pids(), std::vector<int>{}) << "child processes left behind";
+  EXPECT_EQ(count_open_fds(), fds_before_) << "file descriptors leaked";
+  EXPECT_EQ(mp_shm_entries(), std::vector<std::string>{}) << "/dev/shm entries left";
+}
+
+}  // namespace mp::test

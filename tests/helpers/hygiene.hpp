@@ -1,0 +1,26 @@
+// A fixture that proves a test cleaned up after itself: no child process left (running or
+// zombie), no file descriptor leaked, no mp entry in /dev/shm.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace mp::test {
+
+int count_open_fds();
+std::vector<std::string> mp_shm_entries();
+// Pids of this process's children, zombies included (from /proc).
+std::vector<int> child_pids();
+
+class HygieneTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+ private:
+  int fds_before_ = 0;
+};
+
+}  // namespace mp::test

@@ -1,0 +1,366 @@
+// mp::Pool: the calls, their ordering and chunking, workers' lifecycle.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <list>
+#include <map>
+#include <mp/mp.hpp>
+#include <numeric>
+#include <ranges>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using PoolTest = mp::test::HygieneTest;
+
+int square(int x) { return x * x; }
+long add3(int a, long b, short c) { return a + b + c; }
+pid_t worker_pid(int) { return ::getpid(); }
+int slow_identity(int x) {
+  if (x % 7 == 0) ::usleep(2000);
+  return x;
+}
+
+std::vector<int> iota(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+std::vector<int> squares(int n) {
+  std::vector<int> v;
+  for (int i = 0; i < n; ++i) v.push_back(i * i);
+  return v;
+}
+
+struct Scale {
+  double factor;
+  std::string unit;
+  double operator()(double x) const { return x * factor; }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(factor, unit);
+  }
+};
+
+struct Point {
+  std::string label;
+  std::vector<double> xs;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(label, xs);
+  }
+};
+
+TEST_F(PoolTest, MapKeepsInputOrder) {
+  mp::Pool pool(2);
+  EXPECT_EQ(pool.processes(), 2);
+  EXPECT_EQ(pool.map(square, iota(1000)), squares(1000));
+  EXPECT_EQ(pool.map(slow_identity, iota(300), 1), iota(300));
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, DefaultsToCpuCount) {
+  mp::Pool pool;
+  EXPECT_EQ(pool.processes(), mp::cpu_count());
+  EXPECT_EQ(static_cast<int>(pool.pids().size()), mp::cpu_count());
+}
+
+TEST_F(PoolTest, ChunksizeEdgeCases) {
+  mp::Pool pool(2);
+  const auto xs = iota(57);
+  EXPECT_EQ(pool.map(square, xs, 1), squares(57));
+  EXPECT_EQ(pool.map(square, xs, 10), squares(57));
+  EXPECT_EQ(pool.map(square, xs, 1000), squares(57));
+  EXPECT_THROW(pool.map(square, xs, 0), std::invalid_argument);
+  EXPECT_THROW(pool.map(square, xs, -3), std::invalid_argument);
+  EXPECT_THROW(pool.imap(square, xs, 0), std::invalid_argument);
+  try {
+    pool.map(square, xs, 0);
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("not 0"), std::string::npos) << e.what();
+  }
+  // The pool is still usable after rejected calls.
+  EXPECT_EQ(pool.map(square, xs), squares(57));
+}
+
+TEST_F(PoolTest, DefaultChunksizeFollowsPython) {
+  EXPECT_EQ(mp::detail::default_chunksize(1000, 2), 125u);  // divmod(1000, 8) -> 125
+  EXPECT_EQ(mp::detail::default_chunksize(1001, 2), 126u);  // remainder rounds up
+  EXPECT_EQ(mp::detail::default_chunksize(3, 4), 1u);
+}
+
+TEST_F(PoolTest, EmptyInput) {
+  mp::Pool pool(2);
+  EXPECT_TRUE(pool.map(square, std::vector<int>{}).empty());
+  EXPECT_TRUE(pool.map(square, std::vector<int>{}, 5).empty());
+  int n = 0;
+  for (int y : pool.imap(square, std::vector<int>{})) n += y + 1;
+  EXPECT_EQ(n, 0);
+  EXPECT_TRUE(pool.map_async(square, std::vector<int>{}).get().empty());
+}
+
+TEST_F(PoolTest, HundredThousandTasks) {
+  mp::Pool pool(2);
+  auto xs = iota(100'000);
+  auto ys = pool.map([](int x) { return x + 1; }, xs, 1);
+  ASSERT_EQ(ys.size(), xs.size());
+  for (std::size_t i = 0; i < ys.size(); ++i) ASSERT_EQ(ys[i], xs[i] + 1);
+  long total = 0;
+  for (int y : pool.imap_unordered([](int x) { return x; }, xs, 1)) total += y;
+  EXPECT_EQ(total, 99'999L * 100'000 / 2);
+}
+
+TEST_F(PoolTest, Starmap) {
+  mp::Pool pool(2);
+  std::vector<std::tuple<int, long, short>> args;
+  for (int i = 0; i < 50; ++i) args.emplace_back(i, 1000L * i, static_cast<short>(1));
+  auto out = pool.starmap(add3, args);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], 1001L * i + 1);
+  std::vector<std::pair<int, int>> pairs{{1, 2}, {3, 4}};
+  EXPECT_EQ(pool.starmap([](int a, int b) { return a * b; }, pairs, 1), (std::vector<int>{2, 12}));
+}
+
+TEST_F(PoolTest, ApplyAndApplyAsync) {
+  mp::Pool pool(2);
+  EXPECT_EQ(pool.apply(square, 9), 81);
+  EXPECT_EQ(pool.apply(add3, 1, 2L, static_cast<short>(3)), 6);
+  auto r = pool.apply_async(square, 7);
+  r.wait();
+  EXPECT_TRUE(r.ready());
+  EXPECT_TRUE(r.successful());
+  EXPECT_EQ(r.get(), 49);
+  EXPECT_EQ(r.get(), 49);  // get() may be called again
+  EXPECT_EQ(r.get(1s), 49);
+  std::vector<mp::AsyncResult<int>> many;
+  for (int i = 0; i < 100; ++i) many.push_back(pool.apply_async(square, i));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(many[static_cast<std::size_t>(i)].get(), i * i);
+  pool.apply([](int) {}, 1);  // void result
+}
+
+TEST_F(PoolTest, AsyncGetTimesOut) {
+  mp::Pool pool(1);
+  auto r = pool.apply_async([](int ms) { return ::usleep(static_cast<useconds_t>(ms) * 1000); }, 300);
+  EXPECT_FALSE(r.ready());
+  EXPECT_THROW(r.successful(), std::logic_error);
+  EXPECT_THROW(r.get(20ms), mp::TimeoutError);
+  EXPECT_FALSE(r.wait(1ms));
+  EXPECT_EQ(r.get(), 0);
+}
+
+TEST_F(PoolTest, MapAsyncRunsWhileCallerWaitsElsewhere) {
+  mp::Pool pool(2);
+  auto r = pool.map_async(square, iota(5000), 100);
+  EXPECT_EQ(std::move(r).get(), squares(5000));
+}
+
+TEST_F(PoolTest, ImapIsOrderedAndLazy) {
+  mp::Pool pool(2);
+  std::vector<int> got;
+  for (int y : pool.imap(slow_identity, iota(200), 3)) got.push_back(y);
+  EXPECT_EQ(got, iota(200));
+
+  // An endless input: only a bounded window is read ahead.
+  auto naturals = std::views::iota(0);
+  auto it = pool.imap(square, naturals, 4);
+  int n = 0;
+  for (int y : it) {
+    EXPECT_EQ(y, n * n);
+    if (++n == 1000) break;
+  }
+  EXPECT_EQ(n, 1000);
+}
+
+TEST_F(PoolTest, ImapUnorderedReturnsEveryResultOnce) {
+  mp::Pool pool(2);
+  std::multiset<int> got;
+  for (int y : pool.imap_unordered(slow_identity, iota(500), 7)) got.insert(y);
+  const auto all = iota(500);
+  EXPECT_EQ(got, std::multiset<int>(all.begin(), all.end()));
+  auto r = pool.imap_unordered(square, iota(3));
+  int count = 0;
+  while (auto v = r.next(5s)) {
+    EXPECT_LT(*v, 5);
+    ++count;
+  }
+  EXPECT_EQ(count, 3);
+}
+
+TEST_F(PoolTest, NonRandomAccessAndUnsizedInputs) {
+  mp::Pool pool(2);
+  std::list<int> l{3, 1, 2};
+  EXPECT_EQ(pool.map(square, l), (std::vector<int>{9, 1, 4}));
+  auto odd = iota(20) | std::views::filter([](int x) { return x % 2 == 1; });
+  EXPECT_EQ(pool.map(square, odd), (std::vector<int>{1, 9, 25, 49, 81, 121, 169, 225, 289, 361}));
+  std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+  auto kv = pool.map([](const std::pair<const std::string, int>& p) { return p.first + std::to_string(p.second); }, m);
+  EXPECT_EQ(kv, (std::vector<std::string>{"a1", "b2"}));
+}
+
+TEST_F(PoolTest, CallablesWithState) {
+  mp::Pool pool(2);
+  const int offset = 100;
+  EXPECT_EQ(pool.map([offset](int x) { return x + offset; }, iota(3)), (std::vector<int>{100, 101, 102}));
+  Scale s{2.5, "m"};
+  EXPECT_EQ(pool.map(s, std::vector<double>{1, 2}), (std::vector<double>{2.5, 5.0}));
+}
+
+TEST_F(PoolTest, RichArgumentAndResultTypes) {
+  mp::Pool pool(2);
+  std::vector<Point> pts{{"a", {1, 2, 3}}, {"b", {}}, {"c", {4}}};
+  auto sums = pool.map(
+      [](const Point& p) {
+        return std::make_pair(p.label, std::accumulate(p.xs.begin(), p.xs.end(), 0.0));
+      },
+      pts);
+  EXPECT_EQ(sums[0], std::make_pair(std::string("a"), 6.0));
+  EXPECT_EQ(sums[2], std::make_pair(std::string("c"), 4.0));
+  auto strs = pool.map([](int n) { return std::string(static_cast<std::size_t>(n), 'x'); }, iota(4));
+  EXPECT_EQ(strs, (std::vector<std::string>{"", "x", "xx", "xxx"}));
+  auto opt = pool.map([](int n) { return n % 2 ? std::optional<int>(n) : std::nullopt; }, iota(3));
+  EXPECT_EQ(opt, (std::vector<std::optional<int>>{std::nullopt, 1, std::nullopt}));
+}
+
+TEST_F(PoolTest, LargePayloadsBothWays) {
+  mp::Pool pool(2);
+  std::vector<std::uint8_t> big(64u << 20);
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<std::uint8_t>(i >> 12);
+  auto checksum = [](const std::vector<std::uint8_t>& v) {
+    std::uint64_t s = 0;
+    for (std::size_t i = 0; i < v.size(); i += 4096) s += v[i] * (i >> 12);
+    return s;
+  };
+  const std::uint64_t expect = checksum(big);
+  EXPECT_EQ(pool.apply(checksum, big), expect);
+  auto back = pool.apply(
+      [](std::size_t n) {
+        std::vector<std::uint8_t> v(n);
+        for (std::size_t i = 0; i < n; i += 4096) v[i] = static_cast<std::uint8_t>(i >> 12);
+        return v;
+      },
+      big.size());
+  EXPECT_EQ(back, big);
+  // Several large messages in a row, in both directions at once.
+  auto echoes = pool.map([](const std::vector<std::uint8_t>& v) { return v; },
+                         std::vector<std::vector<std::uint8_t>>(6, std::vector<std::uint8_t>(3u << 20, 7)),
+                         1);
+  for (const auto& e : echoes) EXPECT_EQ(e, std::vector<std::uint8_t>(3u << 20, 7));
+}
+
+TEST_F(PoolTest, OneGibibyteResult) {
+  mp::Pool pool(1);
+  const std::size_t n = std::size_t{1} << 30;
+  auto v = pool.apply(
+      [](std::size_t size) {
+        std::vector<char> out(size, 'a');
+        out.back() = 'z';
+        return out;
+      },
+      n);
+  ASSERT_EQ(v.size(), n);
+  EXPECT_EQ(v.front(), 'a');
+  EXPECT_EQ(v.back(), 'z');
+}
+
+TEST_F(PoolTest, WorkersAreReusedAndVisible) {
+  mp::Pool pool(2);
+  auto pids = pool.map(worker_pid, iota(40), 1);
+  std::set<pid_t> distinct(pids.begin(), pids.end());
+  EXPECT_LE(distinct.size(), 2u);
+  const auto current = pool.pids();
+  for (pid_t p : distinct) {
+    EXPECT_NE(p, ::getpid());
+    EXPECT_NE(std::find(current.begin(), current.end(), p), current.end());
+  }
+  auto names = pool.map([](int) { return mp::current_process().name(); }, iota(4), 1);
+  for (const auto& n : names) EXPECT_EQ(n.rfind("PoolWorker-", 0), 0u) << n;
+}
+
+int g_initialized = 0;
+void init_worker(int value) { g_initialized = value; }
+
+TEST_F(PoolTest, InitializerRunsInEveryWorker) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.initializer = mp::bind_initializer(init_worker, 42);
+  mp::Pool pool(o);
+  auto seen = pool.map([](int) { return g_initialized; }, iota(20), 1);
+  EXPECT_EQ(seen, std::vector<int>(20, 42));
+  EXPECT_EQ(g_initialized, 0);  // the parent is untouched
+}
+
+TEST_F(PoolTest, MaxTasksPerChildRecyclesWorkers) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.maxtasksperchild = 3;
+  mp::Pool pool(o);
+  auto pids = pool.map(worker_pid, iota(30), 1);
+  std::map<pid_t, int> per_pid;
+  for (pid_t p : pids) ++per_pid[p];
+  EXPECT_GE(per_pid.size(), 10u);  // 30 tasks, at most 3 per worker
+  for (auto [pid, n] : per_pid) EXPECT_LE(n, 3) << "worker " << pid;
+  pool.close();
+  pool.join();
+}
+
+TEST_F(PoolTest, CloseJoinTerminateSemantics) {
+  mp::Pool pool(2);
+  EXPECT_THROW(pool.join(), std::logic_error);  // still running
+  auto r = pool.map_async(square, iota(100));
+  pool.close();
+  EXPECT_THROW(pool.map(square, iota(3)), std::logic_error);
+  EXPECT_THROW(pool.apply_async(square, 1), std::logic_error);
+  pool.join();  // queued work still completes
+  EXPECT_EQ(std::move(r).get(), squares(100));
+  pool.join();  // twice is harmless
+}
+
+TEST_F(PoolTest, TerminateFailsPendingWork) {
+  mp::Pool pool(2);
+  auto r = pool.apply_async([](int s) { return ::sleep(static_cast<unsigned>(s)); }, 30);
+  pool.terminate();
+  EXPECT_THROW(r.get(), mp::BrokenPool);
+  EXPECT_THROW(pool.map(square, iota(3)), std::logic_error);
+  pool.join();
+}
+
+TEST_F(PoolTest, DestructorTerminatesWorkers) {
+  std::vector<pid_t> pids;
+  {
+    mp::Pool pool(2);
+    pids = pool.pids();
+    (void)pool.apply_async([](int s) { return ::sleep(static_cast<unsigned>(s)); }, 30);
+  }
+  for (pid_t p : pids) EXPECT_NE(::kill(p, 0), 0) << "worker " << p << " survived";
+}
+
+TEST_F(PoolTest, ResultOutlivingPoolFailsCleanly) {
+  std::optional<mp::AsyncResult<unsigned>> r;
+  {
+    mp::Pool pool(1);
+    r.emplace(pool.apply_async([](int s) { return ::sleep(static_cast<unsigned>(s)); }, 30));
+  }
+  EXPECT_THROW(r->get(), mp::BrokenPool);
+}
+
+TEST(PoolRandom, StreamsDiffer) {
+  mp::Random a(7, 0), b(7, 1), a2(7, 0);
+  EXPECT_NE(a(), b());
+  mp::Random c(7, 0);
+  EXPECT_EQ(c(), a2());
+  for (int i = 0; i < 1000; ++i) {
+    const double u = a.uniform();
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+  }
+}
+
+}  // namespace

@@ -1,0 +1,220 @@
+// What a caller sees when tasks throw, workers die, inputs fail or initializers fail;
+// and that the pool keeps working afterwards.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <mp/mp.hpp>
+#include <numeric>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using PoolErrors = mp::test::HygieneTest;
+
+std::vector<int> iota(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+struct CustomError : std::exception {
+  const char* what() const noexcept override { return "custom failure"; }
+};
+
+int fail_on_13(int x) {
+  if (x == 13) throw std::invalid_argument("thirteen is unlucky");
+  return x;
+}
+
+TEST_F(PoolErrors, StandardExceptionsComeBackAsThemselvesWithContext) {
+  mp::Pool pool(2);
+  try {
+    pool.map(fail_on_13, iota(40), 4);
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "thirteen is unlucky");
+    try {
+      std::rethrow_if_nested(e);
+      FAIL() << "no nested RemoteError";
+    } catch (const mp::RemoteError& remote) {
+      EXPECT_EQ(remote.task_index(), 13u);
+      EXPECT_EQ(remote.type(), "std::invalid_argument");
+      const auto pids = pool.pids();
+      EXPECT_NE(std::find(pids.begin(), pids.end(), remote.pid()), pids.end());
+    }
+  }
+  EXPECT_THROW(pool.apply([](int) -> int { throw std::out_of_range("oor"); }, 0), std::out_of_range);
+  EXPECT_THROW(pool.apply([](int) -> int { throw std::runtime_error("rt"); }, 0), std::runtime_error);
+  // The pool keeps working after failed calls.
+  EXPECT_EQ(pool.map([](int x) { return x * 2; }, iota(5)), (std::vector<int>{0, 2, 4, 6, 8}));
+}
+
+TEST_F(PoolErrors, OtherExceptionsBecomeRemoteError) {
+  mp::Pool pool(2);
+  try {
+    pool.apply([](int) -> int { throw CustomError(); }, 0);
+    FAIL();
+  } catch (const mp::RemoteError& e) {
+    EXPECT_NE(e.type().find("CustomError"), std::string::npos) << e.type();
+    EXPECT_EQ(e.message(), "custom failure");
+    EXPECT_EQ(e.task_index(), 0u);
+    EXPECT_NE(std::string(e.what()).find("custom failure"), std::string::npos);
+  }
+  try {
+    pool.apply([](int) -> int { throw 42; }, 0);
+    FAIL();
+  } catch (const mp::RemoteError& e) {
+    EXPECT_NE(e.type().find("unknown"), std::string::npos);
+  }
+  auto r = pool.apply_async([](int) -> int { throw CustomError(); }, 0);
+  r.wait();
+  EXPECT_TRUE(r.ready());
+  EXPECT_FALSE(r.successful());
+  EXPECT_THROW(r.get(), mp::RemoteError);
+}
+
+TEST_F(PoolErrors, ImapRaisesAtTheFailedPositionAndGoesOn) {
+  mp::Pool pool(2);
+  auto results = pool.imap(fail_on_13, iota(20), 1);
+  std::vector<int> got;
+  int errors = 0;
+  for (;;) {
+    try {
+      auto v = results.next(10s);
+      if (!v) break;
+      got.push_back(*v);
+    } catch (const std::invalid_argument&) {
+      ++errors;
+      EXPECT_EQ(got.size(), 13u);
+    }
+  }
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(got.size(), 19u);
+}
+
+TEST_F(PoolErrors, CrashedWorkerFailsOnlyItsTaskAndIsReplaced) {
+  mp::Pool pool(2);
+  const auto before = pool.pids();
+  try {
+    pool.map(
+        [](int x) {
+          if (x == 5) ::raise(SIGSEGV);
+          return x;
+        },
+        iota(20), 1);
+    FAIL() << "no exception";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.task_index(), 5u);
+    EXPECT_EQ(e.signal(), SIGSEGV);
+    EXPECT_EQ(e.exitcode(), -SIGSEGV);
+    EXPECT_NE(std::string(e.what()).find("SIGSEGV"), std::string::npos) << e.what();
+  }
+  // Other tasks of the same kind complete; the pool still has two workers.
+  auto rs = std::vector<mp::AsyncResult<int>>{};
+  for (int i = 0; i < 10; ++i) {
+    rs.push_back(pool.apply_async([](int x) {
+      if (x == 3) ::_exit(7);
+      return x;
+    }, i));
+  }
+  for (int i = 0; i < 10; ++i) {
+    if (i == 3) {
+      try {
+        rs[3].get();
+        FAIL();
+      } catch (const mp::WorkerCrashed& e) {
+        EXPECT_EQ(e.exitcode(), 7);
+        EXPECT_EQ(e.signal(), 0);
+      }
+    } else {
+      EXPECT_EQ(rs[static_cast<std::size_t>(i)].get(), i);
+    }
+  }
+  EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
+  EXPECT_EQ(pool.pids().size(), 2u);
+  EXPECT_NE(pool.pids(), before);
+}
+
+TEST_F(PoolErrors, WorkerKilledFromOutsideIsReplaced) {
+  mp::Pool pool(2);
+  const pid_t victim = pool.pids()[0];
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  // Idle when killed: no task is lost, every call completes.
+  EXPECT_EQ(pool.map([](int x) { return x + 1; }, iota(100), 1).back(), 100);
+  const auto now = pool.pids();
+  EXPECT_EQ(std::find(now.begin(), now.end(), victim), now.end());
+}
+
+struct ThrowingRange {
+  struct iterator {
+    using value_type = int;
+    using difference_type = std::ptrdiff_t;
+    int i = 0;
+    int operator*() const {
+      if (i == 50) throw std::length_error("input broke at 50");
+      return i;
+    }
+    iterator& operator++() {
+      ++i;
+      return *this;
+    }
+    void operator++(int) { ++i; }
+    bool operator==(const iterator&) const = default;
+  };
+  iterator begin() const { return {}; }
+  iterator end() const { return {100}; }
+};
+
+TEST_F(PoolErrors, InputThatThrowsReachesTheCaller) {
+  mp::Pool pool(2);
+  static_assert(std::ranges::input_range<ThrowingRange>);
+  try {
+    for ([[maybe_unused]] int x : pool.imap([](int v) { return v; }, ThrowingRange{}, 5)) {
+    }
+    FAIL();
+  } catch (const std::length_error& e) {
+    EXPECT_STREQ(e.what(), "input broke at 50");
+  }
+  EXPECT_THROW(pool.map([](int x) { return x; }, ThrowingRange{}, 5), std::length_error);
+  EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
+}
+
+TEST_F(PoolErrors, InitializerThatThrowsBreaksThePoolClearly) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.initializer = [] { throw std::runtime_error("no database"); };
+  mp::Pool pool(o);
+  try {
+    pool.map([](int x) { return x; }, iota(10));
+    FAIL();
+  } catch (const mp::BrokenPool& e) {
+    EXPECT_NE(std::string(e.what()).find("no database"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(pool.apply([](int x) { return x; }, 1), mp::BrokenPool);
+}
+
+TEST_F(PoolErrors, InitializerThatCrashesBreaksThePool) {
+  mp::PoolOptions o;
+  o.processes = 1;
+  o.initializer = [] { ::raise(SIGABRT); };
+  mp::Pool pool(o);
+  EXPECT_THROW(pool.map([](int x) { return x; }, iota(10)), mp::Error);
+}
+
+TEST_F(PoolErrors, BadOptionsAreRejected) {
+  mp::PoolOptions o;
+  o.processes = -1;
+  EXPECT_THROW(mp::Pool{o}, std::invalid_argument);
+  o.processes = 1;
+  o.maxtasksperchild = -2;
+  EXPECT_THROW(mp::Pool{o}, std::invalid_argument);
+}
+
+}  // namespace
