@@ -42,14 +42,14 @@ PoolCore::Clock::time_point deadline_after(D timeout) {
   if (timeout <= D::zero()) {
     return PoolCore::Clock::now();
   }
-  return PoolCore::Clock::now() +
-         std::chrono::ceil<PoolCore::Clock::duration>(
-             std::chrono::duration<double, typename D::period>(timeout));
+  return PoolCore::Clock::now() + std::chrono::ceil<PoolCore::Clock::duration>(
+                                      std::chrono::duration<double, typename D::period>(timeout));
 }
 
 // Waits for `job` through the pool `core`; false if the deadline passed first.
 template <class JobT>
-bool wait_job(const std::weak_ptr<PoolCore>& core, JobT& job, PoolCore::Clock::time_point deadline) {
+bool wait_job(const std::weak_ptr<PoolCore>& core, JobT& job,
+              PoolCore::Clock::time_point deadline) {
   if (job.done()) {
     return true;
   }
@@ -377,11 +377,11 @@ class Pool {
     } else {
       using JobT = detail::ChunkedJob<Fn, Range, Spread, detail::VectorSink<R>>;
       if (chunksize == 0) {
-        chunksize = detail::default_chunksize(
-            static_cast<std::size_t>(std::ranges::size(items)), core_->processes());
+        chunksize = detail::default_chunksize(static_cast<std::size_t>(std::ranges::size(items)),
+                                              core_->processes());
       }
-      auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items),
-                                        chunksize);
+      auto job =
+          std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items), chunksize);
       core_->submit(job);
       using Result = AsyncResult<std::conditional_t<std::is_void_v<R>, void, std::vector<R>>>;
       using Holder = typename Result::template HolderOf<JobT, false>;
@@ -395,7 +395,8 @@ class Pool {
     using Fn = std::decay_t<F>;
     using Arg = detail::item_t<Range>;
     using R = detail::map_result_t<Fn, Arg>;
-    static_assert(!std::is_void_v<R>, "mp: imap of a function returning void yields nothing; use map");
+    static_assert(!std::is_void_v<R>,
+                  "mp: imap of a function returning void yields nothing; use map");
     using Sink = detail::StreamSink<R, Ordered>;
     using JobT = detail::ChunkedJob<Fn, Range, false, Sink>;
     auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items),

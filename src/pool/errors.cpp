@@ -36,8 +36,7 @@ std::string crash_message(pid_t pid, int status, std::uint64_t index) {
 
 }  // namespace
 
-RemoteError::RemoteError(std::string type, std::string message, pid_t pid,
-                         std::uint64_t task_index)
+RemoteError::RemoteError(std::string type, std::string message, pid_t pid, std::uint64_t task_index)
     : Error(remote_message(type, message, pid, task_index)),
       type_(std::move(type)),
       message_(std::move(message)),

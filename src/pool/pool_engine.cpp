@@ -10,6 +10,7 @@
 //
 // No thread of the library's own runs in the parent, so replacing a worker by fork never
 // copies a lock some other library thread holds.
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -106,6 +107,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     // the caller consumes results).
     dispatch();
     auto last_progress = Clock::now();
+    unsigned spins = 0;
     for (;;) {
       if (done()) {
         return true;
@@ -123,11 +125,15 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         if (done()) {
           return true;
         }
-        throw std::logic_error("mp: internal error: waiting for a result that no task will produce");
+        throw std::logic_error(
+            "mp: internal error: waiting for a result that no task will produce");
       }
       if (now - last_progress < options_.spin) {
         for (int i = 0; i < 32; ++i) {
           sys::cpu_relax();
+        }
+        if (++spins % 4 == 0) {
+          ::sched_yield();  // see Worker::wait_until: spinners may outnumber cores
         }
         continue;
       }
@@ -143,7 +149,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
 
   void join() override {
     if (state_ == State::running) {
-      throw std::logic_error("mp: Pool is still running: call close() or terminate() before join()");
+      throw std::logic_error(
+          "mp: Pool is still running: call close() or terminate() before join()");
     }
     if (state_ == State::joined || state_ == State::terminated) {
       reap_after_terminate();
@@ -297,19 +304,20 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       Pending p = std::move(q.front());
       q.pop_front();
       --p.job->in_flight_;
-      p.job->fail_chunk(p.chunk, std::make_exception_ptr(
-                                     WorkerCrashed(e.pid, e.wait_status, p.chunk.first)));
+      p.job->fail_chunk(
+          p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status, p.chunk.first)));
     }
     if (state_ == State::joined || state_ == State::terminated || broken_) {
       return;
     }
     if (e.init_failed) {
-      break_pool("mp: the pool's initializer failed in worker pid " + std::to_string(e.pid) +
-                 ": " + e.init_error);
+      break_pool("mp: the pool's initializer failed in worker pid " + std::to_string(e.pid) + ": " +
+                 e.init_error);
       return;
     }
     if (!e.retired && ++fruitless_[static_cast<std::size_t>(slot)] > kMaxFruitlessRespawns) {
-      break_pool("mp: workers keep dying before they finish a task; the pool stopped replacing them");
+      break_pool(
+          "mp: workers keep dying before they finish a task; the pool stopped replacing them");
       return;
     }
     try {

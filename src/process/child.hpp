@@ -27,8 +27,8 @@ pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body
 template <class Body>
 pid_t fork_child(const std::string& name, bool die_with_parent, Body&& body) {
   return fork_child_impl(
-      name, die_with_parent, [](void* ctx) { (*static_cast<std::remove_reference_t<Body>*>(ctx))(); },
-      &body);
+      name, die_with_parent,
+      [](void* ctx) { (*static_cast<std::remove_reference_t<Body>*>(ctx))(); }, &body);
 }
 
 }  // namespace mp::process

@@ -141,8 +141,7 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
   }
   int timeout_ms = -1;
   if (timeout.count() >= 0) {
-    timeout_ms = static_cast<int>(
-        std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
+    timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
   }
   if (!sys::wait_readable(state_->pidfd.get(), timeout_ms)) {
     return false;
@@ -164,8 +163,8 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
     const auto sep = msg.find('\0');
     std::string type = msg.substr(0, sep);
     std::string what = sep == std::string::npos ? std::string() : msg.substr(sep + 1);
-    state_->error = std::make_exception_ptr(
-        RemoteError(std::move(type), std::move(what), state_->pid, 0));
+    state_->error =
+        std::make_exception_ptr(RemoteError(std::move(type), std::move(what), state_->pid, 0));
   }
   return true;
 }

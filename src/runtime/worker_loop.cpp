@@ -1,5 +1,6 @@
 #include "runtime/worker_loop.hpp"
 
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -95,8 +96,7 @@ class Worker final : public transport::ProducerWait {
       }
       fn(in, results_);
     } catch (...) {
-      detail::encode_task_error(results_, kResultHeaderBytes, UINT32_MAX,
-                                std::current_exception());
+      detail::encode_task_error(results_, kResultHeaderBytes, UINT32_MAX, std::current_exception());
     }
     const auto elapsed = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
@@ -120,8 +120,13 @@ class Worker final : public transport::ProducerWait {
         return;
       }
       sys::cpu_relax();
-      if ((i & 63) == 63 && Clock::now() >= spin_end) {
-        break;
+      if ((i & 63) == 63) {
+        if (Clock::now() >= spin_end) {
+          break;
+        }
+        // With more spinners than cores (a pool as large as the machine, plus the
+        // parent), give a runnable peer the core instead of burning its time slice.
+        ::sched_yield();
       }
     }
     sys::Doorbell& bell = control_.worker_bell;

@@ -15,13 +15,11 @@
 namespace mp::detail {
 namespace {
 
-std::uint64_t module_id(const char* name) {
-  return XXH3_64bits(name, std::strlen(name));
-}
+std::uint64_t module_id(const char* name) { return XXH3_64bits(name, std::strlen(name)); }
 
 struct Search {
-  std::uintptr_t addr = 0;        // in: address to locate (encode)
-  CodeAddress code;               // in: code address to resolve (decode)
+  std::uintptr_t addr = 0;  // in: address to locate (encode)
+  CodeAddress code;         // in: code address to resolve (decode)
   bool encode = true;
   bool found = false;
   std::uintptr_t result = 0;

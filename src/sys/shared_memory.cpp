@@ -18,8 +18,8 @@ SharedMemory::SharedMemory(const char* name, std::size_t size, std::size_t reser
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     throw_errno("ftruncate");
   }
-  void* p = ::mmap(nullptr, reserved_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                   fd_.get(), 0);
+  void* p =
+      ::mmap(nullptr, reserved_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get(), 0);
   if (p == MAP_FAILED) {
     throw_errno("mmap");
   }

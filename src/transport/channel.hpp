@@ -36,8 +36,8 @@ inline constexpr std::size_t kLargeKeep = std::size_t{64} << 20;
 
 // Shared state of one channel; lives in shared memory, zero-initialised.
 struct ChannelControl {
-  alignas(64) std::atomic<std::uint64_t> tail{0};         // written by the producer
-  alignas(64) std::atomic<std::uint64_t> head{0};         // written by the consumer
+  alignas(64) std::atomic<std::uint64_t> tail{0};        // written by the producer
+  alignas(64) std::atomic<std::uint64_t> head{0};        // written by the consumer
   alignas(64) std::atomic<std::uint32_t> large_busy{0};  // 1 while a large message is unread
 };
 

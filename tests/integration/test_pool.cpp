@@ -148,7 +148,8 @@ TEST_F(PoolTest, ApplyAndApplyAsync) {
 
 TEST_F(PoolTest, AsyncGetTimesOut) {
   mp::Pool pool(1);
-  auto r = pool.apply_async([](int ms) { return ::usleep(static_cast<useconds_t>(ms) * 1000); }, 300);
+  auto r =
+      pool.apply_async([](int ms) { return ::usleep(static_cast<useconds_t>(ms) * 1000); }, 300);
   EXPECT_FALSE(r.ready());
   EXPECT_THROW(r.successful(), std::logic_error);
   EXPECT_THROW(r.get(20ms), mp::TimeoutError);
@@ -201,14 +202,17 @@ TEST_F(PoolTest, NonRandomAccessAndUnsizedInputs) {
   auto odd = iota(20) | std::views::filter([](int x) { return x % 2 == 1; });
   EXPECT_EQ(pool.map(square, odd), (std::vector<int>{1, 9, 25, 49, 81, 121, 169, 225, 289, 361}));
   std::map<std::string, int> m{{"a", 1}, {"b", 2}};
-  auto kv = pool.map([](const std::pair<const std::string, int>& p) { return p.first + std::to_string(p.second); }, m);
+  auto kv = pool.map(
+      [](const std::pair<const std::string, int>& p) { return p.first + std::to_string(p.second); },
+      m);
   EXPECT_EQ(kv, (std::vector<std::string>{"a1", "b2"}));
 }
 
 TEST_F(PoolTest, CallablesWithState) {
   mp::Pool pool(2);
   const int offset = 100;
-  EXPECT_EQ(pool.map([offset](int x) { return x + offset; }, iota(3)), (std::vector<int>{100, 101, 102}));
+  EXPECT_EQ(pool.map([offset](int x) { return x + offset; }, iota(3)),
+            (std::vector<int>{100, 101, 102}));
   Scale s{2.5, "m"};
   EXPECT_EQ(pool.map(s, std::vector<double>{1, 2}), (std::vector<double>{2.5, 5.0}));
 }
@@ -223,7 +227,8 @@ TEST_F(PoolTest, RichArgumentAndResultTypes) {
       pts);
   EXPECT_EQ(sums[0], std::make_pair(std::string("a"), 6.0));
   EXPECT_EQ(sums[2], std::make_pair(std::string("c"), 4.0));
-  auto strs = pool.map([](int n) { return std::string(static_cast<std::size_t>(n), 'x'); }, iota(4));
+  auto strs =
+      pool.map([](int n) { return std::string(static_cast<std::size_t>(n), 'x'); }, iota(4));
   EXPECT_EQ(strs, (std::vector<std::string>{"", "x", "xx", "xxx"}));
   auto opt = pool.map([](int n) { return n % 2 ? std::optional<int>(n) : std::nullopt; }, iota(3));
   EXPECT_EQ(opt, (std::vector<std::optional<int>>{std::nullopt, 1, std::nullopt}));
@@ -249,9 +254,9 @@ TEST_F(PoolTest, LargePayloadsBothWays) {
       big.size());
   EXPECT_EQ(back, big);
   // Several large messages in a row, in both directions at once.
-  auto echoes = pool.map([](const std::vector<std::uint8_t>& v) { return v; },
-                         std::vector<std::vector<std::uint8_t>>(6, std::vector<std::uint8_t>(3u << 20, 7)),
-                         1);
+  auto echoes = pool.map(
+      [](const std::vector<std::uint8_t>& v) { return v; },
+      std::vector<std::vector<std::uint8_t>>(6, std::vector<std::uint8_t>(3u << 20, 7)), 1);
   for (const auto& e : echoes) EXPECT_EQ(e, std::vector<std::uint8_t>(3u << 20, 7));
 }
 

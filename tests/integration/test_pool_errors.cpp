@@ -50,8 +50,10 @@ TEST_F(PoolErrors, StandardExceptionsComeBackAsThemselvesWithContext) {
       EXPECT_NE(std::find(pids.begin(), pids.end(), remote.pid()), pids.end());
     }
   }
-  EXPECT_THROW(pool.apply([](int) -> int { throw std::out_of_range("oor"); }, 0), std::out_of_range);
-  EXPECT_THROW(pool.apply([](int) -> int { throw std::runtime_error("rt"); }, 0), std::runtime_error);
+  EXPECT_THROW(pool.apply([](int) -> int { throw std::out_of_range("oor"); }, 0),
+               std::out_of_range);
+  EXPECT_THROW(pool.apply([](int) -> int { throw std::runtime_error("rt"); }, 0),
+               std::runtime_error);
   // The pool keeps working after failed calls.
   EXPECT_EQ(pool.map([](int x) { return x * 2; }, iota(5)), (std::vector<int>{0, 2, 4, 6, 8}));
 }
@@ -119,10 +121,12 @@ TEST_F(PoolErrors, CrashedWorkerFailsOnlyItsTaskAndIsReplaced) {
   // Other tasks of the same kind complete; the pool still has two workers.
   auto rs = std::vector<mp::AsyncResult<int>>{};
   for (int i = 0; i < 10; ++i) {
-    rs.push_back(pool.apply_async([](int x) {
-      if (x == 3) ::_exit(7);
-      return x;
-    }, i));
+    rs.push_back(pool.apply_async(
+        [](int x) {
+          if (x == 3) ::_exit(7);
+          return x;
+        },
+        i));
   }
   for (int i = 0; i < 10; ++i) {
     if (i == 3) {

@@ -60,7 +60,8 @@ TEST(Codec, StringsAndVectors) {
   std::vector<int> big(100000);
   for (int i = 0; i < 100000; ++i) big[static_cast<std::size_t>(i)] = i * 7;
   EXPECT_EQ(round_trip(big), big);
-  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}), (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}),
+            (std::vector<bool>{true, false, true}));
   std::vector<std::string> words{"a", "", "ccc"};
   EXPECT_EQ(round_trip(words), words);
 }

@@ -21,6 +21,9 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   void write(const void* data, std::size_t n) {
+    if (n == 0) {
+      return;  // data may be null (an empty string's bytes); memcpy must not see it
+    }
     if (n > static_cast<std::size_t>(end_ - cur_)) [[unlikely]] {
       overflow(n);
     }
@@ -77,7 +80,11 @@ class Reader {
  public:
   Reader(const std::byte* data, std::size_t n) : cur_(data), end_(data + n) {}
 
-  void read(void* out, std::size_t n) { std::memcpy(out, take(n), n); }
+  void read(void* out, std::size_t n) {
+    if (n != 0) {
+      std::memcpy(out, take(n), n);
+    }
+  }
 
   const std::byte* take(std::size_t n) {
     if (n > remaining()) [[unlikely]] {

@@ -50,13 +50,12 @@ constexpr std::string_view type_name() {
 
 template <class Kernel>
 struct TrampolineId {
-  static inline const std::uint64_t value =
-      register_trampoline(type_name<Kernel>(), &Kernel::run);
+  static inline const std::uint64_t value = register_trampoline(type_name<Kernel>(), &Kernel::run);
 };
 
 template <class F>
 inline constexpr bool is_function_pointer_v =
-    std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+    std::is_pointer_v<F>&& std::is_function_v<std::remove_pointer_t<F>>;
 
 template <class F>
 inline constexpr bool is_sendable_callable_v =

@@ -58,9 +58,8 @@ struct is_std_array<std::array<T, N>> : std::true_type {};
 
 // Plain bytes that mean the same thing in another process. Pointers do not.
 template <class T>
-inline constexpr bool is_bitwise_v =
-    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-    !std::is_reference_v<T>;
+inline constexpr bool is_bitwise_v = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                                     !std::is_member_pointer_v<T> && !std::is_reference_v<T>;
 
 template <class T>
 struct fast_codec : std::bool_constant<is_bitwise_v<T>> {};
@@ -71,7 +70,8 @@ struct fast_codec<std::vector<T, A>> : fast_codec<T> {};
 template <class T, std::size_t N>
 struct fast_codec<std::array<T, N>> : fast_codec<T> {};
 template <class A, class B>
-struct fast_codec<std::pair<A, B>> : std::bool_constant<fast_codec<A>::value && fast_codec<B>::value> {};
+struct fast_codec<std::pair<A, B>>
+    : std::bool_constant<fast_codec<A>::value && fast_codec<B>::value> {};
 template <class... A>
 struct fast_codec<std::tuple<A...>> : std::bool_constant<(fast_codec<A>::value && ...)> {};
 template <class T>
@@ -79,8 +79,8 @@ struct fast_codec<std::optional<T>> : fast_codec<T> {};
 
 template <class T>
 inline constexpr bool cereal_codec_v =
-    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-    cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value&&
+        cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
 
 // True when a value of type T can be sent to another process.
 template <class T>
@@ -200,7 +200,9 @@ void decode_fast(Reader& r, T& v) {
       }
       const std::byte* p = r.take(n * sizeof(E));
       v.resize(n);
-      std::memcpy(v.data(), p, n * sizeof(E));
+      if (n != 0) {
+        std::memcpy(v.data(), p, n * sizeof(E));
+      }
     } else {
       if (n > r.remaining()) {  // every element takes at least one byte
         throw_truncated_message(n, r.remaining());

@@ -26,8 +26,8 @@ namespace mp::detail {
 // over a temporary vector stays valid while it is iterated.
 template <class Range>
 struct RangeHolder {
-  using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>, Range,
-                                    std::remove_cvref_t<Range>>;
+  using Stored =
+      std::conditional_t<std::is_lvalue_reference_v<Range>, Range, std::remove_cvref_t<Range>>;
   explicit RangeHolder(Range&& r) : range(std::forward<Range>(r)) {}
   Stored range;
 };
