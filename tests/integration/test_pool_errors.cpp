@@ -2,6 +2,7 @@
 // and that the pool keeps working afterwards.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <mp/mp.hpp>
@@ -9,6 +10,7 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
@@ -210,6 +212,37 @@ TEST_F(PoolErrors, InitializerThatCrashesBreaksThePool) {
   o.initializer = [] { ::raise(SIGABRT); };
   mp::Pool pool(o);
   EXPECT_THROW(pool.map([](int x) { return x; }, iota(10)), mp::Error);
+}
+
+// Run in a child process so that the lowered limit does not touch the test runner. The
+// limits fail the constructor at each step: shared memory, the first worker, a later one.
+TEST_F(PoolErrors, WorkersThatCannotStartFailTheConstructorCleanly) {
+  // More spare fds each round, until the pool fits; every round before must fail cleanly.
+  int spare = 0;
+  for (;; ++spare) {
+    ASSERT_LT(spare, 64) << "the pool never fit";
+    mp::Process probe([spare] {
+      const int used = mp::test::count_open_fds();
+      rlimit lim{static_cast<rlim_t>(used + spare), static_cast<rlim_t>(used + spare)};
+      if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) std::exit(10);
+      try {
+        mp::Pool pool(4);
+        std::exit(11);  // the limit should have stopped it
+      } catch (const std::system_error& e) {
+        if (e.code().value() != EMFILE) std::exit(12);
+      }
+      if (!mp::test::child_pids().empty()) std::exit(13);  // started workers were reaped
+      if (mp::test::count_open_fds() != used) std::exit(14);
+      std::exit(0);
+    });
+    probe.start();
+    probe.join();
+    if (probe.exitcode() == 11) {
+      break;
+    }
+    EXPECT_EQ(probe.exitcode(), 0) << "with " << spare << " spare fds";
+  }
+  EXPECT_GE(spare, 12) << "a pool of 4 needs shared memory and a pidfd per worker";
 }
 
 TEST_F(PoolErrors, BadOptionsAreRejected) {
