@@ -15,6 +15,9 @@ packages=(
   libtbb-dev libomp-14-dev
   # plots for the demo and the benchmark
   gnuplot-nox
+  # mp-bench's `python` subcommand runs the seeds' Python programs beside mp (Debian's
+  # python3, so joblib comes from Debian too; the scripts need no numpy)
+  python3 python3-joblib
 )
 
 missing=()

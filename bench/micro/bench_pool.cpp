@@ -9,8 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "mp/pool.hpp"

@@ -17,6 +17,9 @@ struct PoolOptions {
   std::function<void()> initializer;
   // A worker exits and is replaced after this many tasks (chunks); 0 means never.
   int maxtasksperchild = 0;
+  // A task (one chunk) still running after this long is stopped: its worker is killed
+  // and replaced, and the task fails with mp::TimeoutError. Zero: no limit.
+  std::chrono::nanoseconds task_timeout{0};
   // How long a waiting worker or parent spins before it sleeps. Spinning turns a 50 us
   // wake-up into a sub-microsecond hand-off while tasks keep coming, and costs an idle
   // pool nothing once it has elapsed. See BENCHMARKS.md (apply round trip, idle CPU).

@@ -280,6 +280,22 @@ void ProcessGroup::sleep_until(Clock::time_point deadline) {
   parent_bell_->cancel_sleep();
 }
 
+WorkerGroup::Running ProcessGroup::running(int slot) const {
+  const runtime::WorkerControl& c = slots_[slot]->region.control();
+  Running r;
+  r.tag = c.running_task.load(std::memory_order_acquire);
+  r.since = Clock::time_point(
+      std::chrono::nanoseconds(c.running_since_ns.load(std::memory_order_relaxed)));
+  return r;
+}
+
+void ProcessGroup::kill(int slot) noexcept {
+  const Slot& s = *slots_[slot];
+  if (s.pid > 0 && !s.exited) {
+    ::kill(s.pid, SIGKILL);
+  }
+}
+
 void ProcessGroup::respawn(int slot) { spawn(slot); }
 
 void ProcessGroup::stop_all() {

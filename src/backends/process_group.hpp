@@ -38,6 +38,8 @@ class ProcessGroup final : public WorkerGroup {
   void abort_task(int slot) noexcept override;
   bool poll(GroupEvents& events) override;
   void sleep_until(Clock::time_point deadline) override;
+  Running running(int slot) const override;
+  void kill(int slot) noexcept override;
   void respawn(int slot) override;
   void stop_all() override;
   void signal_all(int signal) noexcept override;

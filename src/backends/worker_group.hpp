@@ -60,6 +60,15 @@ class WorkerGroup {
   // Sleeps until a result may be ready, a worker may have exited, or the deadline.
   virtual void sleep_until(Clock::time_point deadline) = 0;
 
+  // The task a slot's worker is running now and when it started (0 tag: none).
+  struct Running {
+    std::uint64_t tag = 0;
+    Clock::time_point since{};
+  };
+  virtual Running running(int slot) const = 0;
+  // Kills the slot's worker (SIGKILL); its exit is reported through on_exit as usual.
+  virtual void kill(int slot) noexcept = 0;
+
   // Starts a worker in a slot whose worker has exited (reported through on_exit).
   virtual void respawn(int slot) = 0;
   // Asks every live worker to exit after the tasks already queued.

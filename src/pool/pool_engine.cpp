@@ -57,6 +57,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       throw std::invalid_argument("mp: Pool processes must be at least 1, not " +
                                   std::to_string(options_.processes));
     }
+    if (options_.task_timeout.count() < 0) {
+      throw std::invalid_argument("mp: task_timeout must be zero (no limit) or positive, not " +
+                                  std::to_string(options_.task_timeout.count()) + " ns");
+    }
     if (options_.maxtasksperchild < 0) {
       throw std::invalid_argument("mp: maxtasksperchild must be 0 (no limit) or positive, not " +
                                   std::to_string(options_.maxtasksperchild));
@@ -69,6 +73,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     group_ = std::make_unique<backends::ProcessGroup>(std::move(g));
     outstanding_.resize(static_cast<std::size_t>(options_.processes));
     fruitless_.assign(static_cast<std::size_t>(options_.processes), 0);
+    timed_out_.assign(static_cast<std::size_t>(options_.processes), 0);
   }
 
   ~PoolEngine() override {
@@ -118,6 +123,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         continue;
       }
       const auto now = Clock::now();
+      if (now >= next_timeout_) {
+        enforce_timeouts();
+      }
       if (now >= deadline) {
         return done();
       }
@@ -137,7 +145,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         }
         continue;
       }
-      group_->sleep_until(deadline);
+      group_->sleep_until(std::min(deadline, enforce_timeouts()));
     }
   }
 
@@ -185,6 +193,38 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       group_->signal_all(SIGKILL);
       group_->wait_all_exited(*this, Clock::time_point::max());
     }
+  }
+
+  // Kills the worker of every task running past task_timeout (its exit then fails the
+  // task with TimeoutError); returns when the next running task would expire.
+  Clock::time_point enforce_timeouts() {
+    next_timeout_ = Clock::time_point::max();
+    if (options_.task_timeout.count() == 0) {
+      return next_timeout_;
+    }
+    const auto now = Clock::now();
+    for (int w = 0; w < group_->size(); ++w) {
+      const auto& q = outstanding_[static_cast<std::size_t>(w)];
+      if (q.empty() || !group_->alive(w)) {
+        continue;
+      }
+      const backends::WorkerGroup::Running r = group_->running(w);
+      if (r.tag != q.front().tag) {
+        // Not started yet: check again within one timeout.
+        next_timeout_ = std::min(next_timeout_, now + options_.task_timeout);
+        continue;
+      }
+      const auto expiry = r.since + options_.task_timeout;
+      if (expiry <= now) {
+        if (timed_out_[static_cast<std::size_t>(w)] != r.tag) {
+          timed_out_[static_cast<std::size_t>(w)] = r.tag;
+          group_->kill(w);
+        }
+      } else {
+        next_timeout_ = std::min(next_timeout_, expiry);
+      }
+    }
+    return next_timeout_;
   }
 
   bool anything_outstanding() const {
@@ -304,9 +344,18 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       Pending p = std::move(q.front());
       q.pop_front();
       --p.job->in_flight_;
-      p.job->fail_chunk(
-          p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status, p.chunk.first)));
+      std::uint64_t& timed_out = timed_out_[static_cast<std::size_t>(slot)];
+      if (timed_out == e.running_tag) {
+        p.job->fail_chunk(p.chunk, std::make_exception_ptr(TimeoutError(
+                                       "mp: task " + std::to_string(p.chunk.first) +
+                                       " ran longer than the pool's task_timeout; worker pid " +
+                                       std::to_string(e.pid) + " was killed and replaced")));
+      } else {
+        p.job->fail_chunk(
+            p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status, p.chunk.first)));
+      }
     }
+    timed_out_[static_cast<std::size_t>(slot)] = 0;
     if (state_ == State::joined || state_ == State::terminated || broken_) {
       return;
     }
@@ -315,7 +364,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
                  e.init_error);
       return;
     }
-    if (!e.retired && ++fruitless_[static_cast<std::size_t>(slot)] > kMaxFruitlessRespawns) {
+    // A death while running a task is that task's failure; deaths with no task to blame,
+    // over and over, mean workers cannot live at all.
+    if (!e.retired && e.running_tag == 0 &&
+        ++fruitless_[static_cast<std::size_t>(slot)] > kMaxFruitlessRespawns) {
       break_pool(
           "mp: workers keep dying before they finish a task; the pool stopped replacing them");
       return;
@@ -363,6 +415,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   std::unique_ptr<backends::WorkerGroup> group_;
   std::vector<std::deque<Pending>> outstanding_;
   std::vector<int> fruitless_;
+  std::vector<std::uint64_t> timed_out_;  // per slot: tag killed for its timeout
+  Clock::time_point next_timeout_ = Clock::time_point::min();
   std::vector<std::shared_ptr<Job>> jobs_;
   std::size_t next_job_ = 0;
   std::uint64_t next_tag_ = 0;

@@ -78,6 +78,10 @@ class Worker final : public transport::ProducerWait {
 
   void run_task(const transport::Frame& frame) {
     // Announce the task before touching it, so a crash from here on is attributed to it.
+    control_.running_since_ns.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+            .count(),
+        std::memory_order_relaxed);
     control_.running_task.store(frame.tag(), std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     wait_until([&] { return results_.has_room(); });

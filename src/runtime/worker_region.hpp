@@ -39,6 +39,9 @@ struct WorkerControl {
   alignas(64) sys::Doorbell worker_bell;  // the worker sleeps here
   // Tag of the task the worker runs now (0: none), so a crash names its task.
   alignas(64) std::atomic<std::uint64_t> running_task{0};
+  // When the running task started, in CLOCK_MONOTONIC nanoseconds (the same clock in
+  // every process), so the parent can enforce a per-task timeout.
+  std::atomic<std::int64_t> running_since_ns{0};
   std::atomic<std::uint32_t> state{0};
   char init_error[2048];
 };

@@ -240,7 +240,8 @@ TEST_F(PoolTest, NonRandomAccessAndUnsizedInputs) {
   std::list<int> l{3, 1, 2};
   EXPECT_EQ(pool.map(square, l), (std::vector<int>{9, 1, 4}));
   static_assert(!std::ranges::sized_range<OddBelow>);
-  EXPECT_EQ(pool.map(square, OddBelow{20}), (std::vector<int>{1, 9, 25, 49, 81, 121, 169, 225, 289, 361}));
+  EXPECT_EQ(pool.map(square, OddBelow{20}),
+            (std::vector<int>{1, 9, 25, 49, 81, 121, 169, 225, 289, 361}));
   std::map<std::string, int> m{{"a", 1}, {"b", 2}};
   auto kv = pool.map(
       [](const std::pair<const std::string, int>& p) { return p.first + std::to_string(p.second); },

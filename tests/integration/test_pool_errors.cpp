@@ -214,6 +214,49 @@ TEST_F(PoolErrors, InitializerThatCrashesBreaksThePool) {
   EXPECT_THROW(pool.map([](int x) { return x; }, iota(10)), mp::Error);
 }
 
+TEST_F(PoolErrors, TaskTimeoutKillsOnlyTheStuckTask) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.task_timeout = 300ms;
+  mp::Pool pool(o);
+  const auto before = pool.pids();
+  auto r = pool.map_async(
+      [](int x) {
+        if (x == 4) {
+          for (;;) ::pause();  // stuck for good
+        }
+        return x;
+      },
+      iota(12), 1);
+  try {
+    std::move(r).get();
+    FAIL() << "no timeout";
+  } catch (const mp::TimeoutError& e) {
+    EXPECT_NE(std::string(e.what()).find("task 4"), std::string::npos) << e.what();
+  }
+  // The stuck worker was replaced; the pool goes on, and quick tasks are not affected.
+  EXPECT_EQ(pool.map([](int x) { return x; }, iota(50), 1), iota(50));
+  EXPECT_NE(pool.pids(), before);
+  mp::PoolOptions bad;
+  bad.task_timeout = -1ms;
+  EXPECT_THROW(mp::Pool{bad}, std::invalid_argument);
+}
+
+TEST_F(PoolErrors, EveryTaskCrashingDoesNotBreakThePool) {
+  mp::Pool pool(2);
+  int crashed = 0;
+  for (int i = 0; i < 20; ++i) {
+    try {
+      pool.apply([](int) -> int { ::abort(); }, i);
+    } catch (const mp::WorkerCrashed& e) {
+      EXPECT_EQ(e.signal(), SIGABRT);
+      ++crashed;
+    }
+  }
+  EXPECT_EQ(crashed, 20);
+  EXPECT_EQ(pool.apply([](int x) { return x + 1; }, 1), 2);
+}
+
 // Run in a child process so that the lowered limit does not touch the test runner. The
 // limits fail the constructor at each step: shared memory, the first worker, a later one.
 TEST_F(PoolErrors, WorkersThatCannotStartFailTheConstructorCleanly) {

@@ -1,0 +1,366 @@
+// Per-task costs: what mp adds to a task, beside what the hardware allows (two processes
+// ping-ponging through shared memory) and what thread-based task systems cost in the
+// same run. Latencies in seconds per round trip, throughputs in items/s, idle cost in
+// cores.
+#include <fmt/core.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <mp/pool.hpp>
+#include <mp/pool_options.hpp>
+#include <mp/process.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "experiments.hpp"
+#include "peers.hpp"
+#include "pools.hpp"
+#include "table.hpp"
+#include "workloads.hpp"
+
+namespace mp_bench {
+
+namespace {
+
+struct Sizes {
+  int apply = 0;       // round trips per run
+  int map_small = 0;   // items of a chunksize-1 map
+  int map_large = 0;   // items of an auto-chunksize map
+  int peer_trips = 0;  // round trips of the thread-based peers and the floor
+  int async_trips = 0;
+};
+
+// One measurement of a per-task cost: a run returns its seconds per item (or per round
+// trip) and whether its answer was right.
+struct PerItem {
+  double seconds = 0;
+  bool ok = false;
+};
+
+struct Measured {
+  std::vector<double> per_item;
+  bool ok = true;
+};
+
+Measured repeat_per_item(Context& ctx, const std::string& label, int repeat,
+                         const std::function<PerItem()>& run) {
+  Measured m;
+  for (int r = 0; r < repeat; ++r) {
+    ctx.progress().show(label, r + 1, repeat);
+    const PerItem p = run();
+    m.per_item.push_back(p.seconds);
+    m.ok = m.ok && p.ok;
+  }
+  return m;
+}
+
+// unit "s": seconds per round trip; unit "items/s": items / (seconds per run).
+Record make_record(Context& ctx, std::string variant, std::string backend, int workers,
+                   std::string unit, const Measured& m, Params params, long long items) {
+  Record r;
+  r.experiment = "overhead";
+  r.variant = std::move(variant);
+  r.backend = std::move(backend);
+  r.workers = workers;
+  r.params = std::move(params);
+  r.params.integer("items", items);
+  r.unit = std::move(unit);
+  const Stats per = summarize(m.per_item);
+  r.stats = r.unit == "items/s" ? rate_stats(per, 1.0) : per;
+  r.ok = m.ok;
+  r.answer = json_bool(m.ok);
+  if (!m.ok) {
+    ctx.fail(fmt::format("overhead {}: wrong results", r.variant));
+  }
+  return ctx.add(std::move(r));
+}
+
+// ---- mp::Pool ----------------------------------------------------------------------------
+
+// `n` round trips of pool.apply(add_one, x), each waiting for the previous one.
+PerItem apply_round_trips(mp::Pool& pool, int n) {
+  int x = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    x = pool.apply(add_one, x);
+  }
+  return {seconds_since(start) / n, x == n};
+}
+
+// pool.map(add_one, 0..n-1, chunksize); chunksize 0: auto.
+PerItem map_trivial(mp::Pool& pool, int n, long long chunksize) {
+  std::vector<int> items(static_cast<std::size_t>(n));
+  std::iota(items.begin(), items.end(), 0);
+  const auto start = Clock::now();
+  const std::vector<int> out =
+      chunksize > 0 ? pool.map(add_one, items, chunksize) : pool.map(add_one, items);
+  const double t = seconds_since(start);
+  const long long sum = std::accumulate(out.begin(), out.end(), 0LL);
+  return {t / n, sum == static_cast<long long>(n) * (n + 1) / 2};
+}
+
+// Start a pool, run one task, close and join.
+PerItem pool_startup(int workers) {
+  const auto start = Clock::now();
+  mp::Pool pool(workers);
+  const int y = pool.apply(add_one, 1);
+  pool.close();
+  pool.join();
+  return {seconds_since(start), y == 2};
+}
+
+// CPU time (user + system) of a process so far, from /proc/<pid>/stat; < 0 if unknown.
+double cpu_seconds(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(f, line)) {
+    return -1;
+  }
+  const auto paren = line.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) {
+    return -1;
+  }
+  std::istringstream rest(line.substr(paren + 2));
+  std::vector<std::string> fields;
+  std::string field;
+  while (rest >> field) {
+    fields.push_back(field);
+  }
+  if (fields.size() < 13) {
+    return -1;
+  }
+  // fields[0] is stat field 3 (state); utime and stime are fields 14 and 15.
+  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU used by the parent and the workers of an idle pool: after a map, 10 ms without
+// work, then one idle second. In cores (1.0 = one core busy all the time).
+PerItem idle_cpu(int workers) {
+  auto pool = start_pool(workers);
+  std::vector<int> items(1000);
+  std::iota(items.begin(), items.end(), 0);
+  pool->map(add_one, items, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto total = [&] {
+    double sum = cpu_seconds(::getpid());
+    for (pid_t pid : pool->pids()) {
+      sum += cpu_seconds(pid);
+    }
+    return sum;
+  };
+  const double before = total();
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double after = total();
+  const double wall = seconds_since(start);
+  return {(after - before) / wall, before >= 0 && static_cast<int>(pool->pids().size()) == workers};
+}
+
+Sizes sizes_for(const Context& ctx) {
+  Sizes s;
+  s.apply = ctx.quick() ? 2000 : 20000;
+  s.map_small = ctx.quick() ? 20000 : 200000;
+  s.map_large = ctx.quick() ? 1000000 : 10000000;
+  s.peer_trips = ctx.quick() ? 20000 : 200000;
+  s.async_trips = ctx.quick() ? 2000 : 20000;
+  return s;
+}
+
+std::string label(const std::string& variant, int workers) {
+  return fmt::format("overhead: {}, {} worker(s)", variant, workers);
+}
+
+}  // namespace
+
+Record overhead_measure(Context& ctx, std::string_view variant, int workers, int items) {
+  auto pool = start_pool(workers);
+  const std::string name(variant);
+  std::function<PerItem()> run;
+  // Initialised, not assigned: g++ 12 -O3 warns falsely (-Wrestrict) on assigning a literal.
+  const std::string unit = name == "pool.apply" ? "s" : "items/s";
+  if (name == "pool.apply") {
+    run = [&] { return apply_round_trips(*pool, items); };
+  } else if (name == "pool.map.chunksize1") {
+    run = [&] { return map_trivial(*pool, items, 1); };
+  } else if (name == "pool.map.auto") {
+    run = [&] { return map_trivial(*pool, items, 0); };
+  } else {
+    throw std::logic_error("mp-bench: no overhead variant " + name);
+  }
+  const Measured m = repeat_per_item(ctx, label(name, workers), ctx.repeat(), run);
+  Params p;
+  if (name == "pool.map.chunksize1") {
+    p.integer("chunksize", 1);
+  }
+  return make_record(ctx, name, "process", workers, unit, m, p, items);
+}
+
+void run_overhead(Context& ctx) {
+  const Sizes n = sizes_for(ctx);
+  const int cpus = mp::cpu_count();
+  const std::vector<int> workers = ctx.workers_or({cpus});
+  const auto spin = mp::PoolOptions{}.spin;
+  const int repeat = ctx.repeat();
+
+  ctx.progress().clear();
+  fmt::print("\n== overhead: the cost of a trivial task (add_one), beside C++ peers ==\n");
+  fmt::print(
+      "Round trips one at a time (latency), maps of many items (throughput), pool start-up\n"
+      "and the CPU an idle pool uses. floor: two processes ping-ponging through shared\n"
+      "memory, spinning {} us then sleeping on a futex (as mp does). Median of {} runs.\n\n",
+      spin.count(), repeat);
+
+  std::vector<Record> rows;
+  for (int w : workers) {
+    {
+      auto pool = start_pool(w);
+      rows.push_back(make_record(ctx, "pool.apply", "process", w, "s",
+                                 repeat_per_item(ctx, label("pool.apply", w), repeat,
+                                                 [&] { return apply_round_trips(*pool, n.apply); }),
+                                 {}, n.apply));
+      rows.push_back(
+          make_record(ctx, "pool.map.chunksize1", "process", w, "items/s",
+                      repeat_per_item(ctx, label("pool.map.chunksize1", w), repeat,
+                                      [&] { return map_trivial(*pool, n.map_small, 1); }),
+                      Params{}.integer("chunksize", 1), n.map_small));
+      rows.push_back(
+          make_record(ctx, "pool.map.auto", "process", w, "items/s",
+                      repeat_per_item(ctx, label("pool.map.auto", w), repeat,
+                                      [&] { return map_trivial(*pool, n.map_large, 0); }),
+                      {}, n.map_large));
+    }
+    rows.push_back(make_record(
+        ctx, "pool.startup", "process", w, "s",
+        repeat_per_item(ctx, label("pool.startup", w), repeat, [&] { return pool_startup(w); }), {},
+        1));
+    const int idle_repeat = ctx.quick() ? 1 : 3;
+    rows.push_back(make_record(
+        ctx, "pool.idle_cpu", "process", w, "cores",
+        repeat_per_item(ctx, label("pool.idle_cpu", w), idle_repeat, [&] { return idle_cpu(w); }),
+        Params{}.num("idle_seconds", 1.0), 0));
+    rows.push_back(make_record(
+        ctx, "floor.futex_spin", "process", 2, "s",
+        repeat_per_item(ctx, label("floor.futex_spin", 2), repeat,
+                        [&] {
+                          const auto rt = peers::futex_ping_pong(
+                              n.peer_trips,
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(spin));
+                          return PerItem{rt.seconds, rt.ok};
+                        }),
+        Params{}.integer("spin_us", spin.count()), n.peer_trips));
+    rows.push_back(make_record(ctx, "peer.threadpool", "thread", w, "s",
+                               repeat_per_item(ctx, label("peer.threadpool", w), repeat,
+                                               [&] {
+                                                 const auto rt =
+                                                     peers::thread_pool(n.peer_trips, w);
+                                                 return PerItem{rt.seconds, rt.ok};
+                                               }),
+                               {}, n.peer_trips));
+    rows.push_back(make_record(ctx, "peer.std_async", "thread", 1, "s",
+                               repeat_per_item(ctx, label("peer.std_async", 1), repeat,
+                                               [&] {
+                                                 const auto rt = peers::std_async(n.async_trips);
+                                                 return PerItem{rt.seconds, rt.ok};
+                                               }),
+                               {}, n.async_trips));
+    if (peers::have_openmp()) {
+      peers::openmp_warm(w);
+      rows.push_back(make_record(
+          ctx, "peer.openmp.dynamic1", "openmp", w, "items/s",
+          repeat_per_item(
+              ctx, label("peer.openmp.dynamic1", w), repeat,
+              [&] {
+                const auto start = Clock::now();
+                const long long sum = peers::openmp_trivial(n.map_large, w);
+                const long long m = n.map_large;
+                return PerItem{seconds_since(start) / n.map_large, sum == m * (m + 1) / 2};
+              }),
+          Params{}.integer("chunksize", 1), n.map_large));
+      pause_for_lingering_threads();
+    }
+    // Last: TBB's threads live on once started.
+    if (peers::have_tbb()) {
+      rows.push_back(make_record(ctx, "peer.tbb.task_group", "tbb", w, "s",
+                                 repeat_per_item(ctx, label("peer.tbb.task_group", w), repeat,
+                                                 [&] {
+                                                   const auto rt =
+                                                       peers::tbb_task_group(n.peer_trips, w);
+                                                   return PerItem{rt.seconds, rt.ok};
+                                                 }),
+                                 {}, n.peer_trips));
+    }
+  }
+
+  ctx.progress().clear();
+  Table table({"variant", "backend", "workers", "median", "min", "max", "per item", "check"});
+  auto fmt_value = [](const Record& r, double v) {
+    if (r.unit == "items/s") {
+      return human_rate(v);
+    }
+    if (r.unit == "cores") {
+      return fmt::format("{:.3f} cores", v);
+    }
+    return human_seconds(v);
+  };
+  int last_w = 0;
+  for (const Record& r : rows) {
+    if (last_w != 0 && r.variant == "pool.apply") {
+      table.separator();
+    }
+    last_w = r.workers;
+    std::string per_item;
+    if (r.unit == "items/s") {
+      per_item = human_seconds(1 / r.stats.median);
+    } else if (r.unit == "s") {
+      per_item = human_seconds(r.stats.median);
+    }
+    table.row({r.variant, r.backend, fmt::format("{}", r.workers), fmt_value(r, r.stats.median),
+               fmt_value(r, r.stats.min), fmt_value(r, r.stats.max), per_item,
+               r.ok ? "ok" : "WRONG"});
+  }
+  table.print();
+  fmt::print(
+      "\n  per item: the latency of one round trip, or the time per item of a map (1 / rate).\n"
+      "  tbb::task_group::wait() may run the task on the calling thread itself.\n");
+
+  if (ctx.plotter().enabled()) {
+    const int w = workers.back();
+    std::string csv = "variant,seconds\n";
+    for (const Record& r : rows) {
+      if (r.workers != w && r.variant != "floor.futex_spin" && r.variant != "peer.std_async") {
+        continue;
+      }
+      if (r.unit == "items/s") {
+        csv += fmt::format("{},{}\n", r.variant, 1 / r.stats.median);
+      } else if (r.unit == "s") {
+        csv += fmt::format("{},{}\n", r.variant, r.stats.median);
+      }
+    }
+    const std::string script = fmt::format(
+        "set termoption noenhanced\n"
+        "set title 'cost per trivial task, {} workers (median of {}; log scale)'\n"
+        "set style fill solid 0.8 border -1\n"
+        "set boxwidth 0.7\n"
+        "set logscale y\n"
+        "set format y '%.0e'\n"
+        "set ylabel 'seconds per task or round trip'\n"
+        "set xtics rotate by -30\n"
+        "set grid ytics\n"
+        "set bmargin 7\n"
+        "plot csv using 0:2:xtic(1) with boxes lc rgb 'steelblue' notitle, "
+        "csv using 0:2:(sprintf('%.2g', column(2))) with labels offset 0,1 notitle\n",
+        w, repeat);
+    ctx.plotter().plot("overhead", csv, script);
+  }
+}
+
+}  // namespace mp_bench

@@ -1,0 +1,47 @@
+// The C++ peers mp is measured against in the same run: OpenMP and oneTBB (when the
+// build found them), a minimal thread pool, std::async, and the floor of any
+// cross-process round trip (two processes ping-ponging through shared memory).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace mp_bench::peers {
+
+// ---- OpenMP (peer_openmp.cpp) -------------------------------------------------------------
+bool have_openmp();
+// Starts the OpenMP team of `workers` threads (the first parallel region pays for it).
+void openmp_warm(int workers);
+// The pi loop: `workers` blocks, one per thread, each estimate_circle on its own stream
+// (the same blocks and streams as the mp and thread variants, so the same answer).
+std::uint64_t openmp_pi(std::uint64_t samples, int workers);
+// Primes in 1..limit, check_prime per number, schedule(dynamic).
+std::uint64_t openmp_primes(std::uint32_t limit, int workers);
+// add_one over 0..n-1 with schedule(dynamic, 1); the sum of the results.
+long long openmp_trivial(int n, int workers);
+
+// ---- oneTBB (peer_tbb.cpp) ------------------------------------------------------------------
+bool have_tbb();
+
+// Round trips of a trivial task (add_one), one at a time: seconds per round trip, and
+// whether every result was right.
+struct RoundTrips {
+  double seconds = 0;
+  bool ok = false;
+};
+// tbb::task_group run + wait in an arena of `workers` threads.
+RoundTrips tbb_task_group(int n, int workers);
+
+// ---- threads (peer_threads.cpp) -----------------------------------------------------------
+// A mutex + condition-variable pool of `workers` threads: submit, then future.get().
+RoundTrips thread_pool(int n, int workers);
+// std::async(std::launch::async, ...).get(): a new thread per call.
+RoundTrips std_async(int n);
+
+// ---- the cross-process floor (peer_futex.cpp) ---------------------------------------------
+// Two processes (this one and a forked child) ping-pong a counter through a shared
+// anonymous mapping; each side spins for `spin`, then sleeps on a non-private futex, and
+// the other side makes the wake syscall only if it sleeps (mp's own doorbell scheme).
+RoundTrips futex_ping_pong(int n, std::chrono::nanoseconds spin);
+
+}  // namespace mp_bench::peers
