@@ -101,7 +101,11 @@ std::function<std::string(const std::string&)> size_in(double lo, double hi) {
 
 std::string compiler() {
 #if defined(__clang__)
-  return "clang++ " __clang_version__;
+  std::string v = "clang++ " __clang_version__;
+  while (!v.empty() && v.back() == ' ') {
+    v.pop_back();
+  }
+  return v;
 #elif defined(__GNUC__)
   return "g++ " __VERSION__;
 #else
