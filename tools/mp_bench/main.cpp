@@ -207,6 +207,10 @@ int main(int argc, char** argv) {
   if (!workers_text.empty()) {
     opt.workers = parse_workers(workers_text);
   }
+  if (!opt.json_path.empty() && !std::ofstream(opt.json_path, std::ios::app)) {
+    fmt::print(stderr, "mp-bench: --json: cannot write {}\n{}", opt.json_path, kUsage);
+    return 2;
+  }
 
   mp_bench::Context ctx(opt);
   const auto start = mp_bench::Clock::now();
