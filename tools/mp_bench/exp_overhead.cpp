@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -179,6 +180,78 @@ std::string label(const std::string& variant, int workers) {
   return fmt::format("overhead: {}, {} worker(s)", variant, workers);
 }
 
+// One overhead measurement: `run` returns the seconds per item (or per round trip) of one
+// run. A new variant (an executor's submit, Parallel's tiny tasks) is one more Probe.
+struct Probe {
+  std::string name;
+  std::string backend;
+  std::string unit;  // s or items/s (seconds per item are turned into a rate), or cores
+  int workers;
+  long long items;
+  Params params;
+  int repeat;
+  std::function<PerItem()> run;
+  bool lingers = false;  // its threads spin on after a run (OpenMP)
+};
+
+template <class F>
+std::function<PerItem()> round_trips(F f) {
+  return [f] {
+    const peers::RoundTrips rt = f();
+    return PerItem{rt.seconds, rt.ok};
+  };
+}
+
+// The probes for `w` workers, in the order they run: mp first; the thread peers after
+// the process ones, and TBB last, since its threads live on once started.
+std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
+  const int repeat = ctx.repeat();
+  const auto spin = std::chrono::duration_cast<std::chrono::nanoseconds>(mp::PoolOptions{}.spin);
+  std::shared_ptr<mp::Pool> pool = start_pool(w);
+  std::vector<Probe> p;
+  p.push_back({"pool.apply", "process", "s", w, n.apply, {}, repeat, [pool, n] {
+                 return apply_round_trips(*pool, n.apply);
+               }});
+  p.push_back({"pool.map.chunksize1", "process", "items/s", w, n.map_small,
+               Params{}.integer("chunksize", 1), repeat,
+               [pool, n] { return map_trivial(*pool, n.map_small, 1); }});
+  p.push_back({"pool.map.auto", "process", "items/s", w, n.map_large, {}, repeat, [pool, n] {
+                 return map_trivial(*pool, n.map_large, 0);
+               }});
+  pool.reset();  // the probes above hold it
+  p.push_back({"pool.startup", "process", "s", w, 1, {}, repeat, [w] { return pool_startup(w); }});
+  p.push_back({"pool.idle_cpu", "process", "cores", w, 0, Params{}.num("idle_seconds", 1.0),
+               ctx.quick() ? 1 : 3, [w] { return idle_cpu(w); }});
+  p.push_back({"floor.futex_spin", "process", "s", 2, n.peer_trips,
+               Params{}.integer("spin_us", spin.count() / 1000), repeat,
+               round_trips([n, spin] { return peers::futex_ping_pong(n.peer_trips, spin); })});
+  p.push_back({"peer.threadpool", "thread", "s", w, n.peer_trips, {}, repeat, round_trips([n, w] {
+                 return peers::thread_pool(n.peer_trips, w);
+               })});
+  p.push_back({"peer.std_async", "thread", "s", 1, n.async_trips, {}, repeat, round_trips([n] {
+                 return peers::std_async(n.async_trips);
+               })});
+  if (peers::have_openmp()) {
+    p.push_back({"peer.openmp.dynamic1", "openmp", "items/s", w, n.map_large,
+                 Params{}.integer("chunksize", 1), repeat,
+                 [n, w] {
+                   peers::openmp_warm(w);
+                   const auto start = Clock::now();
+                   const long long sum = peers::openmp_trivial(n.map_large, w);
+                   const long long m = n.map_large;
+                   return PerItem{seconds_since(start) / n.map_large, sum == m * (m + 1) / 2};
+                 },
+                 true});
+  }
+  if (peers::have_tbb()) {
+    p.push_back(
+        {"peer.tbb.task_group", "tbb", "s", w, n.peer_trips, {}, repeat, round_trips([n, w] {
+           return peers::tbb_task_group(n.peer_trips, w);
+         })});
+  }
+  return p;
+}
+
 }  // namespace
 
 Record overhead_measure(Context& ctx, std::string_view variant, int workers, int items) {
@@ -221,82 +294,13 @@ void run_overhead(Context& ctx) {
 
   std::vector<Record> rows;
   for (int w : workers) {
-    {
-      auto pool = start_pool(w);
-      rows.push_back(make_record(ctx, "pool.apply", "process", w, "s",
-                                 repeat_per_item(ctx, label("pool.apply", w), repeat,
-                                                 [&] { return apply_round_trips(*pool, n.apply); }),
-                                 {}, n.apply));
-      rows.push_back(
-          make_record(ctx, "pool.map.chunksize1", "process", w, "items/s",
-                      repeat_per_item(ctx, label("pool.map.chunksize1", w), repeat,
-                                      [&] { return map_trivial(*pool, n.map_small, 1); }),
-                      Params{}.integer("chunksize", 1), n.map_small));
-      rows.push_back(
-          make_record(ctx, "pool.map.auto", "process", w, "items/s",
-                      repeat_per_item(ctx, label("pool.map.auto", w), repeat,
-                                      [&] { return map_trivial(*pool, n.map_large, 0); }),
-                      {}, n.map_large));
-    }
-    rows.push_back(make_record(
-        ctx, "pool.startup", "process", w, "s",
-        repeat_per_item(ctx, label("pool.startup", w), repeat, [&] { return pool_startup(w); }), {},
-        1));
-    const int idle_repeat = ctx.quick() ? 1 : 3;
-    rows.push_back(make_record(
-        ctx, "pool.idle_cpu", "process", w, "cores",
-        repeat_per_item(ctx, label("pool.idle_cpu", w), idle_repeat, [&] { return idle_cpu(w); }),
-        Params{}.num("idle_seconds", 1.0), 0));
-    rows.push_back(make_record(
-        ctx, "floor.futex_spin", "process", 2, "s",
-        repeat_per_item(ctx, label("floor.futex_spin", 2), repeat,
-                        [&] {
-                          const auto rt = peers::futex_ping_pong(
-                              n.peer_trips,
-                              std::chrono::duration_cast<std::chrono::nanoseconds>(spin));
-                          return PerItem{rt.seconds, rt.ok};
-                        }),
-        Params{}.integer("spin_us", spin.count()), n.peer_trips));
-    rows.push_back(make_record(ctx, "peer.threadpool", "thread", w, "s",
-                               repeat_per_item(ctx, label("peer.threadpool", w), repeat,
-                                               [&] {
-                                                 const auto rt =
-                                                     peers::thread_pool(n.peer_trips, w);
-                                                 return PerItem{rt.seconds, rt.ok};
-                                               }),
-                               {}, n.peer_trips));
-    rows.push_back(make_record(ctx, "peer.std_async", "thread", 1, "s",
-                               repeat_per_item(ctx, label("peer.std_async", 1), repeat,
-                                               [&] {
-                                                 const auto rt = peers::std_async(n.async_trips);
-                                                 return PerItem{rt.seconds, rt.ok};
-                                               }),
-                               {}, n.async_trips));
-    if (peers::have_openmp()) {
-      peers::openmp_warm(w);
-      rows.push_back(make_record(
-          ctx, "peer.openmp.dynamic1", "openmp", w, "items/s",
-          repeat_per_item(
-              ctx, label("peer.openmp.dynamic1", w), repeat,
-              [&] {
-                const auto start = Clock::now();
-                const long long sum = peers::openmp_trivial(n.map_large, w);
-                const long long m = n.map_large;
-                return PerItem{seconds_since(start) / n.map_large, sum == m * (m + 1) / 2};
-              }),
-          Params{}.integer("chunksize", 1), n.map_large));
-      pause_for_lingering_threads();
-    }
-    // Last: TBB's threads live on once started.
-    if (peers::have_tbb()) {
-      rows.push_back(make_record(ctx, "peer.tbb.task_group", "tbb", w, "s",
-                                 repeat_per_item(ctx, label("peer.tbb.task_group", w), repeat,
-                                                 [&] {
-                                                   const auto rt =
-                                                       peers::tbb_task_group(n.peer_trips, w);
-                                                   return PerItem{rt.seconds, rt.ok};
-                                                 }),
-                                 {}, n.peer_trips));
+    for (Probe& p : probes(ctx, w, n)) {
+      const Measured m = repeat_per_item(ctx, label(p.name, p.workers), p.repeat, p.run);
+      p.run = nullptr;  // releases what it holds (the last pool probe: the pool)
+      rows.push_back(make_record(ctx, p.name, p.backend, p.workers, p.unit, m, p.params, p.items));
+      if (p.lingers) {
+        pause_for_lingering_threads();
+      }
     }
   }
 
