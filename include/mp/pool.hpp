@@ -19,6 +19,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -94,6 +95,7 @@ class AsyncResult {
     wait();
     return job_->take();
   }
+
   // As get(), but throws mp::TimeoutError if the result is not ready within `timeout`.
   template <class Rep, class Period>
   decltype(auto) get(std::chrono::duration<Rep, Period> timeout) & {
@@ -316,15 +318,19 @@ class Pool {
     return submit_stream<false>(std::forward<F>(f), std::forward<Range>(items), chunksize);
   }
 
-  // f(args...) in a worker.
+  // f(args...) in a worker. The arguments are encoded straight from the caller's objects,
+  // without a copy first (apply blocks until the result is back).
   template <class F, class... Args>
-  auto apply(F&& f, Args&&... args) {
-    auto r = apply_async(std::forward<F>(f), std::forward<Args>(args)...);
-    if constexpr (std::is_void_v<decltype(std::move(r).get())>) {
-      std::move(r).get();
-    } else {
-      return std::move(r).get();
-    }
+  auto apply(F&& f, const Args&... args) {
+    using Values = std::tuple<std::decay_t<Args>...>;
+    using Refs = std::array<std::tuple<const Args&...>, 1>;
+    using Fn = std::decay_t<F>;
+    using R = detail::starmap_result_t<Fn, Values>;
+    using JobT = detail::ChunkedJob<Fn, Refs, true, detail::VectorSink<R>, Values>;
+    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), Refs{std::tie(args...)}, 1);
+    core_->submit(job);
+    using Holder = typename AsyncResult<R>::template HolderOf<JobT, true>;
+    return AsyncResult<R>(std::make_unique<Holder>(std::move(job)), core_).get();
   }
   template <class F, class... Args>
   auto apply_async(F&& f, Args&&... args) {

@@ -133,10 +133,18 @@ class ReaderStreambuf final : public std::streambuf {
 // ---------------------------------------------------------------------------------------
 // encode / decode
 
+// Asks for transparent huge pages over a large fresh buffer (no-op below a few MiB or
+// where the system does not offer them).
+void advise_huge_pages(void* data, std::size_t bytes) noexcept;
+
 template <class T>
 void encode(Writer& w, const T& v);
 template <class T>
 void decode(Reader& r, T& v);
+template <class T>
+void encode_value(Writer& w, const T& v);
+template <class T>
+void decode_value(Reader& r, T& v);
 
 template <class T>
 void encode_fast(Writer& w, const T& v) {
@@ -199,9 +207,19 @@ void decode_fast(Reader& r, T& v) {
         throw_truncated_message(n, r.remaining());
       }
       const std::byte* p = r.take(n * sizeof(E));
-      v.resize(n);
-      if (n != 0) {
-        std::memcpy(v.data(), p, n * sizeof(E));
+      if (reinterpret_cast<std::uintptr_t>(p) % alignof(E) == 0) {
+        // One pass into fresh memory (resize would zero it first), backed by huge pages
+        // where the system allows: page faults dominate copies of fresh memory.
+        const E* first = reinterpret_cast<const E*>(p);
+        v.clear();
+        v.reserve(n);
+        advise_huge_pages(v.data(), n * sizeof(E));
+        v.assign(first, first + n);
+      } else {
+        v.resize(n);
+        if (n != 0) {
+          std::memcpy(v.data(), p, n * sizeof(E));
+        }
       }
     } else {
       if (n > r.remaining()) {  // every element takes at least one byte
@@ -240,6 +258,27 @@ void decode_fast(Reader& r, T& v) {
 
 template <class T>
 void encode(Writer& w, const T& v) {
+  if constexpr (is_specialization<T, std::tuple>::value) {
+    // Element by element, each on its own best path. Elements may be references (a
+    // blocking call sends its arguments without copying them first); the bytes are those
+    // of the tuple of values.
+    std::apply([&w](const auto&... e) { (encode(w, e), ...); }, v);
+  } else {
+    encode_value(w, v);
+  }
+}
+
+template <class T>
+void decode(Reader& r, T& v) {
+  if constexpr (is_specialization<T, std::tuple>::value) {
+    std::apply([&r](auto&... e) { (decode(r, e), ...); }, v);
+  } else {
+    decode_value(r, v);
+  }
+}
+
+template <class T>
+void encode_value(Writer& w, const T& v) {
   static_assert(!std::is_pointer_v<T>,
                 "mp: a raw pointer cannot cross a process boundary (its address means nothing "
                 "in another process); send the value it points to instead");
@@ -257,7 +296,7 @@ void encode(Writer& w, const T& v) {
 }
 
 template <class T>
-void decode(Reader& r, T& v) {
+void decode_value(Reader& r, T& v) {
   static_assert(is_transferable_v<T>,
                 "mp: this type cannot cross a process boundary: make it trivially copyable or "
                 "give it a cereal serialize() function (see include/mp/serialize.hpp)");

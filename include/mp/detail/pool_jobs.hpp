@@ -176,10 +176,11 @@ class StreamSink {
 };
 
 // One call: F applied (Spread: std::apply'd) to each element of a range, in chunks.
-template <class F, class Range, bool Spread, class Sink>
+// Arg is what the worker decodes each element into.
+template <class F, class Range, bool Spread, class Sink, class Arg_ = item_t<Range>>
 class ChunkedJob final : public Job {
  public:
-  using Arg = item_t<Range>;
+  using Arg = Arg_;
   using Kernel = ChunkKernel<F, Arg, Spread>;
 
   ChunkedJob(F f, Range&& range, std::size_t chunksize)
@@ -207,7 +208,12 @@ class ChunkedJob final : public Job {
     std::uint32_t n = 0;
     out.write(&n, sizeof n);
     for (; n < chunksize_ && it_ != end_; ++it_, ++n) {
-      encode(out, static_cast<const Arg&>(*it_));
+      using Ref = decltype(*it_);
+      if constexpr (is_specialization<std::remove_cvref_t<Ref>, std::tuple>::value) {
+        encode(out, *it_);  // a tuple of the values or of references to them
+      } else {
+        encode(out, static_cast<const Arg&>(*it_));
+      }
     }
     out.patch(count_at, &n, sizeof n);
     chunk.first = next_;
