@@ -4,8 +4,7 @@
 #   bench/run_micro.sh OUT.json [extra Google Benchmark flags...]
 #
 # Five repetitions, aggregates only (mean, median, stddev, cv); the JSON goes to OUT.json,
-# the console table to stdout. BUILD_DIR overrides the build directory
-# (default: build/release under the repository root).
+# the console table to stdout. Builds with the `release` preset (build/release).
 set -euo pipefail
 
 if [[ $# -lt 1 || "$1" == -* ]]; then
@@ -16,10 +15,11 @@ out="$1"
 shift
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${BUILD_DIR:-$root/build/release}"
+build="$root/build/release"
 
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target mp_bench_micro -j2
+cd "$root"
+cmake --preset release >/dev/null
+cmake --build --preset release --target mp_bench_micro
 
 mkdir -p "$(dirname "$out")"
 "$build/bench/mp_bench_micro" \

@@ -20,6 +20,11 @@ struct PoolOptions {
   // A task (one chunk) still running after this long is stopped: its worker is killed
   // and replaced, and the task fails with mp::TimeoutError. Zero: no limit.
   std::chrono::nanoseconds task_timeout{0};
+  // Merge consecutive small chunks into one message (joblib's auto batching) when their
+  // measured run time is far below the cost of a message. Chunks still succeed and fail
+  // one argument at a time; only the number of messages changes. Not done with
+  // maxtasksperchild or task_timeout, whose units are chunks.
+  bool auto_batch = true;
   // How long a waiting worker or parent spins before it sleeps. Spinning turns a 50 us
   // wake-up into a sub-microsecond hand-off while tasks keep coming, and costs an idle
   // pool nothing once it has elapsed. See BENCHMARKS.md (apply round trip, idle CPU).

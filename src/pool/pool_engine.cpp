@@ -37,9 +37,15 @@ using Clock = std::chrono::steady_clock;
 // How much work (in worker time) the engine keeps queued per worker: enough that a worker
 // never waits for the parent between tasks, little enough that uneven tasks still
 // balance at the end of a call. See BENCHMARKS.md (map chunksize 1, primes).
-constexpr double kQueuedWorkNs = 200'000;
+constexpr double kQueuedWorkNs = 1'000'000;
 constexpr std::size_t kMinQueued = 2;
 constexpr std::size_t kMaxQueued = 1024;
+// Worker time one message should take when small chunks are merged (batch_for), and the
+// most arguments one merged message may hold. See BENCHMARKS.md (primes, chunksize 1).
+constexpr double kBatchTargetNs = 200'000;
+// Longest a waiting parent sleeps without looking at the result channels.
+constexpr auto kMaxUnseenResult = std::chrono::milliseconds(1);
+constexpr std::size_t kMaxBatchItems = 16'384;
 // Workers that die before finishing any task, in a row, before the pool gives up.
 constexpr int kMaxFruitlessRespawns = 8;
 // How long terminate() lets workers handle SIGTERM before it kills them.
@@ -136,7 +142,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         throw std::logic_error(
             "mp: internal error: waiting for a result that no task will produce");
       }
-      if (now - last_progress < options_.spin) {
+      // Spin only while a core is free for it: when every core has a busy worker, a
+      // spinning parent would take time from them, and a worker with queued tasks does
+      // not need a quick answer.
+      if (now - last_progress < options_.spin && busy_workers() < cores_) {
         for (int i = 0; i < 32; ++i) {
           sys::cpu_relax();
         }
@@ -145,7 +154,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         }
         continue;
       }
-      group_->sleep_until(std::min(deadline, enforce_timeouts()));
+      // Workers announce results only when their queue runs dry (runtime/worker_loop.cpp),
+      // so a result finished ahead of a long task could wait unseen; looking every
+      // kMaxUnseenResult bounds that delay.
+      group_->sleep_until(std::min({deadline, enforce_timeouts(), now + kMaxUnseenResult}));
     }
   }
 
@@ -227,6 +239,11 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     return next_timeout_;
   }
 
+  int busy_workers() const {
+    return static_cast<int>(std::count_if(outstanding_.begin(), outstanding_.end(),
+                                          [](const auto& q) { return !q.empty(); }));
+  }
+
   bool anything_outstanding() const {
     if (std::any_of(outstanding_.begin(), outstanding_.end(),
                     [](const auto& q) { return !q.empty(); })) {
@@ -242,6 +259,21 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
     const double n = std::ceil(kQueuedWorkNs / ema_chunk_ns_);
     return std::clamp(static_cast<std::size_t>(n), kMinQueued, kMaxQueued);
+  }
+
+  // How many of the caller's chunks go into one message: enough that a message takes
+  // about kBatchTargetNs of worker time, so a chunksize of 1 over tiny tasks does not
+  // spend its time on per-message costs (joblib's auto batching). Arguments still run and
+  // fail one by one, so merging changes nothing the caller sees but speed.
+  std::size_t batch_for(const Job& job) const {
+    if (!options_.auto_batch || options_.maxtasksperchild > 0 ||
+        options_.task_timeout.count() > 0 || job.item_ns_ <= 0) {
+      return 1;
+    }
+    const double chunk_ns = job.item_ns_ * static_cast<double>(job.chunksize());
+    const double batch = std::floor(kBatchTargetNs / chunk_ns);
+    const std::size_t max_batch = std::max<std::size_t>(kMaxBatchItems / job.chunksize(), 1);
+    return std::clamp(static_cast<std::size_t>(std::max(batch, 1.0)), std::size_t{1}, max_batch);
   }
 
   int pick_worker() const {
@@ -284,7 +316,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       ChunkRef chunk;
       bool sent = false;
       try {
-        sent = job.encode_next(out, chunk);
+        sent = job.encode_next(out, chunk, batch_for(job));
       } catch (...) {
         group_->abort_task(w);
         job.exhausted_ = true;
@@ -322,13 +354,15 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     const double per_chunk = static_cast<double>(elapsed_ns) + 1.0;
     ema_chunk_ns_ = ema_chunk_ns_ <= 0 ? per_chunk : 0.9 * ema_chunk_ns_ + 0.1 * per_chunk;
     Job& job = *p.job;
+    const double per_item = per_chunk / std::max<std::uint32_t>(p.chunk.count, 1);
+    job.item_ns_ = job.item_ns_ <= 0 ? per_item : 0.8 * job.item_ns_ + 0.2 * per_item;
     --job.in_flight_;
     if (job.error_) {
       return;  // the caller has its error already; late results are dropped
     }
     try {
       if (ok) {
-        job.decode_chunk(p.chunk, payload);
+        job.decode_chunk(p.chunk, payload, group_->pid(slot));
       } else {
         job.fail_chunk(p.chunk,
                        serial::decode_task_error(payload, group_->pid(slot), p.chunk.first));
@@ -414,6 +448,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   PoolOptions options_;
   std::unique_ptr<backends::WorkerGroup> group_;
   std::vector<std::deque<Pending>> outstanding_;
+  int cores_ = mp::cpu_count();
   std::vector<int> fruitless_;
   std::vector<std::uint64_t> timed_out_;  // per slot: tag killed for its timeout
   Clock::time_point next_timeout_ = Clock::time_point::min();

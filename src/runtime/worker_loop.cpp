@@ -39,7 +39,7 @@ class Worker final : public transport::ProducerWait {
       transport::Frame frame;
       wait_until([&] { return tasks_.try_read(frame); });
       if (frame.kind() == kStopFrame) {
-        tasks_.release(frame);
+        tasks_.release(frame, false);
         process::exit_child(0);
       }
       run_task(frame);
@@ -52,6 +52,7 @@ class Worker final : public transport::ProducerWait {
   }
 
   void wait_for_consumer() override {
+    results_.wake_consumer();
     wait_until([&] { return control_.results.large_busy.load(std::memory_order_acquire) == 0; });
   }
 
@@ -84,7 +85,10 @@ class Worker final : public transport::ProducerWait {
         std::memory_order_relaxed);
     control_.running_task.store(frame.tag(), std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    wait_until([&] { return results_.has_room(); });
+    if (!results_.has_room()) {
+      results_.wake_consumer();
+      wait_until([&] { return results_.has_room(); });
+    }
     results_.begin(kResultFrame, frame.tag(), this);
     const ResultHeader header{0, kResultOk};
     results_.write(&header.elapsed_ns, sizeof header.elapsed_ns);
@@ -107,8 +111,13 @@ class Worker final : public transport::ProducerWait {
     results_.patch(0, &elapsed, sizeof elapsed);
     // The task frame goes before the result is published: from here a crash loses the
     // result, and the parent reports the running task as crashed instead of re-running it.
-    tasks_.release(frame);
-    results_.commit();
+    // A sleeping parent is woken only when this worker runs out of queued tasks (or must
+    // wait for the parent): one wake-up per queue of results instead of one per result.
+    // With as many busy workers as cores, every wake-up takes a worker's time, and the
+    // parent needs to act only when a queue runs dry. (It also looks on its own every
+    // millisecond, so no result waits long unseen.)
+    tasks_.release(frame, false);
+    results_.commit(!tasks_.readable());
     control_.running_task.store(0, std::memory_order_release);
   }
 

@@ -47,10 +47,15 @@ std::exception_ptr as_standard(const std::string& type, const RemoteError& e) {
 
 }  // namespace
 
+namespace serial {
+std::exception_ptr make_remote_error(std::string type, std::string what, pid_t pid,
+                                     std::uint64_t index);
+}  // namespace serial
+
 namespace detail {
 
-void encode_task_error(Writer& out, std::size_t offset, std::uint32_t index,
-                       std::exception_ptr error) {
+namespace {
+void encode_exception(Writer& out, const std::exception_ptr& error) {
   std::string type = "unknown exception (not derived from std::exception)";
   std::string what;
   try {
@@ -60,13 +65,29 @@ void encode_task_error(Writer& out, std::size_t offset, std::uint32_t index,
     what = e.what();
   } catch (...) {
   }
+  encode(out, type);
+  encode(out, what);
+}
+}  // namespace
+
+void encode_task_error(Writer& out, std::size_t offset, std::uint32_t index,
+                       std::exception_ptr error) {
   out.truncate(offset);
   // The status byte sits just before the results (runtime/worker_region.hpp).
   const std::uint8_t status = 1;
   out.patch(offset - 1, &status, 1);
   encode(out, index);
-  encode(out, type);
-  encode(out, what);
+  encode_exception(out, error);
+}
+
+void encode_item_error(Writer& out, std::exception_ptr error) { encode_exception(out, error); }
+
+std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index) {
+  std::string type;
+  std::string what;
+  decode(in, type);
+  decode(in, what);
+  return serial::make_remote_error(std::move(type), std::move(what), pid, index);
 }
 
 void throw_truncated_message(std::size_t wanted, std::size_t available) {
@@ -78,6 +99,15 @@ void throw_truncated_message(std::size_t wanted, std::size_t available) {
 
 namespace serial {
 
+std::exception_ptr make_remote_error(std::string type, std::string what, pid_t pid,
+                                     std::uint64_t index) {
+  RemoteError remote(type, std::move(what), pid, index);
+  if (auto std_error = as_standard(type, remote)) {
+    return std_error;
+  }
+  return std::make_exception_ptr(remote);
+}
+
 std::exception_ptr decode_task_error(detail::Reader& in, pid_t pid, std::uint64_t first_index) {
   std::uint32_t index = 0;
   std::string type;
@@ -86,11 +116,7 @@ std::exception_ptr decode_task_error(detail::Reader& in, pid_t pid, std::uint64_
   detail::decode(in, type);
   detail::decode(in, what);
   const std::uint64_t task = first_index + (index == UINT32_MAX ? 0 : index);
-  RemoteError remote(type, what, pid, task);
-  if (auto std_error = as_standard(type, remote)) {
-    return std_error;
-  }
-  return std::make_exception_ptr(remote);
+  return make_remote_error(std::move(type), std::move(what), pid, task);
 }
 
 }  // namespace serial

@@ -81,7 +81,7 @@ void ChannelProducer::overflow(std::size_t n) {
   end_ = begin_ + large.size();
 }
 
-void ChannelProducer::commit() {
+void ChannelProducer::commit(bool wake) {
   const std::size_t used = size();
   header_->size = used;
   std::uint64_t tail = mem_.control->tail.load(std::memory_order_relaxed);
@@ -95,7 +95,9 @@ void ChannelProducer::commit() {
   mem_.control->tail.store(tail, std::memory_order_release);
   writing_ = false;
   begin_ = cur_ = end_ = nullptr;
-  mem_.consumer_bell->ring();
+  if (wake) {
+    mem_.consumer_bell->ring();
+  }
 }
 
 void ChannelProducer::abort() noexcept {
@@ -140,7 +142,7 @@ bool ChannelConsumer::try_read(Frame& f) noexcept {
   }
 }
 
-void ChannelConsumer::release(const Frame& f) noexcept {
+void ChannelConsumer::release(const Frame& f, bool wake) noexcept {
   ChannelControl& c = *mem_.control;
   if (f.large_) {
     if (f.size_ > kLargeKeep) {
@@ -149,7 +151,9 @@ void ChannelConsumer::release(const Frame& f) noexcept {
     c.large_busy.store(0, std::memory_order_release);
   }
   c.head.store(c.head.load(std::memory_order_relaxed) + f.length_, std::memory_order_release);
-  mem_.producer_bell->ring();
+  if (wake) {
+    mem_.producer_bell->ring();
+  }
 }
 
 void reset_channel(ChannelMemory mem) noexcept {

@@ -78,7 +78,11 @@ class ChannelProducer final : public detail::Writer {
   bool has_room() const noexcept;
   // Starts a frame; requires has_room().
   void begin(std::uint32_t kind, std::uint64_t tag, ProducerWait* wait);
-  void commit();
+  // Publishes the frame. With `wake`, rings the consumer's bell if it sleeps; without,
+  // the consumer finds the frame when it next looks (its owner decides when that must be
+  // prompt, and calls wake_consumer()).
+  void commit(bool wake = true);
+  void wake_consumer() noexcept { mem_.consumer_bell->ring(); }
   // Drops the frame being written; nothing becomes visible to the consumer.
   void abort() noexcept;
   bool writing() const noexcept { return writing_; }
@@ -121,7 +125,8 @@ class ChannelConsumer {
   }
   // The frame at the head, if any. It stays valid until release().
   bool try_read(Frame& f) noexcept;
-  void release(const Frame& f) noexcept;
+  // Frees the frame's space; with `wake`, rings the producer's bell if it sleeps.
+  void release(const Frame& f, bool wake = true) noexcept;
 
  private:
   ChannelMemory mem_;

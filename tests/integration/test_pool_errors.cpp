@@ -103,6 +103,39 @@ TEST_F(PoolErrors, ImapRaisesAtTheFailedPositionAndGoesOn) {
   EXPECT_EQ(got.size(), 19u);
 }
 
+TEST_F(PoolErrors, EveryArgumentOfAChunkRunsWhateverTheOthersDo) {
+  for (bool batch : {true, false}) {
+    mp::PoolOptions o;
+    o.processes = 2;
+    o.auto_batch = batch;
+    mp::Pool pool(o);
+    std::vector<int> got;
+    std::vector<std::uint64_t> failed;
+    auto results = pool.imap(
+        [](int x) {
+          if (x % 10 == 3) throw std::domain_error(std::to_string(x));
+          return x;
+        },
+        iota(100), 5);
+    for (;;) {
+      try {
+        auto v = results.next(10s);
+        if (!v) break;
+        got.push_back(*v);
+      } catch (const std::domain_error& e) {
+        try {
+          std::rethrow_if_nested(e);
+        } catch (const mp::RemoteError& r) {
+          failed.push_back(r.task_index());
+          EXPECT_EQ(r.message(), std::to_string(r.task_index()));
+        }
+      }
+    }
+    EXPECT_EQ(got.size(), 90u);
+    EXPECT_EQ(failed, (std::vector<std::uint64_t>{3, 13, 23, 33, 43, 53, 63, 73, 83, 93}));
+  }
+}
+
 TEST_F(PoolErrors, CrashedWorkerFailsOnlyItsTaskAndIsReplaced) {
   mp::Pool pool(2);
   const auto before = pool.pids();

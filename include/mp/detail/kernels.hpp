@@ -4,7 +4,9 @@
 // worker can find them by id.
 //
 // Task payload:   [trampoline id u64][callable state][count u32][argument]...
-// Result payload: [results]... or, when a call threw, an encoded error naming its index.
+// Result payload: per argument, [u8 0][result] or, when the call threw, [u8 1][error];
+// every argument of the chunk runs whatever the others did, so a chunk is only a unit of
+// transport and the pool may merge chunks without changing what the caller sees.
 #pragma once
 
 #include <cstdint>
@@ -19,10 +21,18 @@
 
 namespace mp::detail {
 
-// Replaces the results written so far (from `offset`) by an error for the argument at
-// `index` of the chunk. Defined once in the library.
+// Replaces the results written so far (from `offset`) by an error for the whole message
+// (it could not be decoded or run at all). Defined once in the library.
 void encode_task_error(Writer& out, std::size_t offset, std::uint32_t index,
                        std::exception_ptr error);
+// Appends one argument's error: its exception's type name and message.
+void encode_item_error(Writer& out, std::exception_ptr error);
+// Reads what encode_item_error wrote, as the exception to raise in the caller for the task
+// at `index` run by worker `pid`.
+std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index);
+
+inline constexpr std::uint8_t kItemOk = 0;
+inline constexpr std::uint8_t kItemError = 1;
 
 // Result type of calling F on an Arg (void stays void).
 template <class F, class Arg>
@@ -57,7 +67,6 @@ struct ChunkKernel {
     F f = decode_callable<F>(in);
     std::uint32_t n = 0;
     in.read(&n, sizeof n);
-    const std::size_t start = out.size();
     for (std::uint32_t i = 0; i < n; ++i) {
       // Arguments made of plain containers keep their storage from task to task (decode
       // overwrites them completely): refilling memory already touched is many times
@@ -65,6 +74,8 @@ struct ChunkKernel {
       Arg fresh{};
       Arg& arg = reusable_arg<Arg>(fresh);
       decode(in, arg);
+      const std::size_t item_start = out.size();
+      out.write(&kItemOk, 1);
       try {
         if constexpr (std::is_void_v<Result>) {
           call(f, std::move(arg));
@@ -72,8 +83,9 @@ struct ChunkKernel {
           encode(out, call(f, std::move(arg)));
         }
       } catch (...) {
-        encode_task_error(out, start, i, std::current_exception());
-        return;
+        out.truncate(item_start);
+        out.write(&kItemError, 1);
+        encode_item_error(out, std::current_exception());
       }
     }
   }

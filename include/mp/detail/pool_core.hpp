@@ -27,10 +27,14 @@ class Job {
   virtual ~Job() = default;
   // True if encode_next may produce a chunk now.
   virtual bool can_send() const = 0;
-  // Encodes the next chunk into `out`; returns false (writing nothing) if the input is
-  // exhausted. An exception from the input propagates and fails the job.
-  virtual bool encode_next(Writer& out, ChunkRef& chunk) = 0;
-  virtual void decode_chunk(const ChunkRef& chunk, Reader& in) = 0;
+  // Encodes the next chunk into `out`, merging up to `batch` of the caller's chunks into
+  // one; returns false (writing nothing) if the input is exhausted. An exception from the
+  // input propagates and fails the job.
+  virtual bool encode_next(Writer& out, ChunkRef& chunk, std::size_t batch) = 0;
+  // Decodes a chunk's results; `pid` ran it (for the errors of arguments that threw).
+  virtual void decode_chunk(const ChunkRef& chunk, Reader& in, pid_t pid) = 0;
+  // The caller's chunksize (the batch unit).
+  virtual std::size_t chunksize() const = 0;
   // A chunk failed: its task threw or its worker died. By default the whole job fails
   // with the first such error; imap records it at the chunk's position instead.
   virtual void fail_chunk(const ChunkRef& /*chunk*/, std::exception_ptr error) {
@@ -44,6 +48,7 @@ class Job {
   std::exception_ptr error_;
   bool exhausted_ = false;  // the input has no more chunks
   std::uint64_t in_flight_ = 0;
+  double item_ns_ = 0;  // moving average of one argument's run time in a worker
 };
 
 // A condition the engine re-tests while it waits.

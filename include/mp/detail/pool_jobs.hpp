@@ -60,14 +60,20 @@ class VectorSink {
   void reserve(std::size_t n) { values_.reserve(n); }
   void on_sent(const ChunkRef& c) { values_.resize(c.first + c.count); }
   bool window_open() const { return true; }
-  void decode(const ChunkRef& c, Reader& in) {
+  // Returns the first argument's error, if one threw (map raises it; the rest is moot).
+  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid) {
     for (std::uint32_t i = 0; i < c.count; ++i) {
+      std::uint8_t status = 0;
+      in.read(&status, 1);
+      if (status != kItemOk) {
+        return decode_item_error(in, pid, c.first + i);
+      }
       R v{};
       mp::detail::decode(in, v);
       values_[c.first + i] = std::move(v);
     }
+    return nullptr;
   }
-  void fail(const ChunkRef&, std::exception_ptr&) {}
   std::vector<R>& values() { return values_; }
 
  private:
@@ -80,14 +86,24 @@ class VectorSink<void> {
   void reserve(std::size_t) {}
   void on_sent(const ChunkRef&) {}
   bool window_open() const { return true; }
-  void decode(const ChunkRef&, Reader&) {}
-  void fail(const ChunkRef&, std::exception_ptr&) {}
+  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid) {
+    for (std::uint32_t i = 0; i < c.count; ++i) {
+      std::uint8_t status = 0;
+      in.read(&status, 1);
+      if (status != kItemOk) {
+        return decode_item_error(in, pid, c.first + i);
+      }
+    }
+    return nullptr;
+  }
 };
 
-// A chunk of imap results waiting to be consumed.
+// A chunk of imap results waiting to be consumed. An argument that threw has its error
+// at its offset instead of a value; a chunk that failed as a whole has only `error`.
 template <class R>
 struct ReadyChunk {
   std::vector<R> values;
+  std::map<std::uint32_t, std::exception_ptr> item_errors;
   std::exception_ptr error;
 };
 
@@ -105,13 +121,20 @@ class StreamSink {
     }
   }
   bool window_open() const { return open_chunks_ < window_; }
-  void decode(const ChunkRef& c, Reader& in) {
+  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid) {
     ReadyChunk<R> chunk;
     chunk.values.resize(c.count);
     for (std::uint32_t i = 0; i < c.count; ++i) {
-      mp::detail::decode(in, chunk.values[i]);
+      std::uint8_t status = 0;
+      in.read(&status, 1);
+      if (status == kItemOk) {
+        mp::detail::decode(in, chunk.values[i]);
+      } else {
+        chunk.item_errors.emplace(i, decode_item_error(in, pid, c.first + i));
+      }
     }
     store(c, std::move(chunk));
+    return nullptr;
   }
   void fail(const ChunkRef& c, std::exception_ptr error) {
     ReadyChunk<R> chunk;
@@ -139,7 +162,13 @@ class StreamSink {
       std::exception_ptr e = std::exchange(current_.error, nullptr);
       std::rethrow_exception(e);
     }
-    return std::move(current_.values[pos_++]);
+    const auto at = static_cast<std::uint32_t>(pos_++);
+    if (!current_.item_errors.empty()) {
+      if (auto it = current_.item_errors.find(at); it != current_.item_errors.end()) {
+        std::rethrow_exception(it->second);
+      }
+    }
+    return std::move(current_.values[at]);
   }
 
  private:
@@ -197,17 +226,20 @@ class ChunkedJob final : public Job {
 
   bool can_send() const override { return !exhausted_ && sink_.window_open(); }
 
-  bool encode_next(Writer& out, ChunkRef& chunk) override {
+  std::size_t chunksize() const override { return chunksize_; }
+
+  bool encode_next(Writer& out, ChunkRef& chunk, std::size_t batch) override {
     if (it_ == end_) {
       return false;
     }
+    const std::size_t limit = chunksize_ * batch;
     const std::uint64_t id = Kernel::id();
     out.write(&id, sizeof id);
     encode_callable(out, f_);
     const std::size_t count_at = out.size();
     std::uint32_t n = 0;
     out.write(&n, sizeof n);
-    for (; n < chunksize_ && it_ != end_; ++it_, ++n) {
+    for (; n < limit && it_ != end_; ++it_, ++n) {
       using Ref = decltype(*it_);
       if constexpr (is_specialization<std::remove_cvref_t<Ref>, std::tuple>::value) {
         encode(out, *it_);  // a tuple of the values or of references to them
@@ -224,7 +256,11 @@ class ChunkedJob final : public Job {
     return true;
   }
 
-  void decode_chunk(const ChunkRef& chunk, Reader& in) override { sink_.decode(chunk, in); }
+  void decode_chunk(const ChunkRef& chunk, Reader& in, pid_t pid) override {
+    if (std::exception_ptr e = sink_.decode(chunk, in, pid)) {
+      Job::fail_chunk(chunk, std::move(e));
+    }
+  }
 
   void fail_chunk(const ChunkRef& chunk, std::exception_ptr error) override {
     if constexpr (requires { sink_.take_next(); }) {
