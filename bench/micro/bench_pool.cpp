@@ -115,17 +115,36 @@ void BM_PoolStartup(benchmark::State& state) {
 BENCHMARK(BM_PoolStartup)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // (d) A 200 MiB argument or result through apply.
-//   arg:        pool.apply(f, blob) with blob an lvalue, as users write it (apply copies it
-//               into the task, then it is encoded and decoded);
-//   arg_rvalue: pool.apply(f, std::move(blob)), the blob rebuilt outside the timing;
+//   arg:        pool.apply(f, blob): encoded from the caller's vector, decoded in the
+//               worker into storage it reuses from the previous task;
 //   result:     pool.apply(make_payload, n), the worker builds and returns the 200 MiB.
-enum class Payload { kArg, kArgRvalue, kResult };
+//   result_kept: the worker returns a reference to a 200 MiB buffer it keeps, so only the
+//               transport and the caller's fresh result vector are measured.
+enum class Payload { kArg, kResult, kResultKept };
+
+const std::vector<std::uint8_t>& kept_payload(std::size_t n) {
+  static std::vector<std::uint8_t> kept;
+  if (kept.size() != n) {
+    kept = make_payload(n);
+  }
+  return kept;
+}
 
 void BM_PoolLargePayload(benchmark::State& state, Payload kind) {
   mp::Pool pool(kWorkers);
   std::vector<std::uint8_t> blob;
   if (kind != Payload::kResult) {
     blob = make_payload(kPayloadBytes);
+  }
+  // One untimed round first: the steady state is measured. The first 200 MiB message of a
+  // pool also faults in its shared buffers, ~20 us per 4 KiB page on the VMs we use; the
+  // cold figure is in BENCHMARKS.md.
+  if (kind == Payload::kArg) {
+    benchmark::DoNotOptimize(pool.apply(payload_size, blob));
+  } else if (kind == Payload::kResult) {
+    benchmark::DoNotOptimize(pool.apply(make_payload, kPayloadBytes).data());
+  } else {
+    benchmark::DoNotOptimize(pool.apply(kept_payload, kPayloadBytes).data());
   }
   for (auto _ : state) {
     bool ok = false;
@@ -136,13 +155,10 @@ void BM_PoolLargePayload(benchmark::State& state, Payload kind) {
         ok = n == kPayloadBytes;
         break;
       }
-      case Payload::kArgRvalue: {
-        std::size_t n = pool.apply(payload_size, std::move(blob));
-        benchmark::DoNotOptimize(n);
-        ok = n == kPayloadBytes;
-        state.PauseTiming();
-        blob = make_payload(kPayloadBytes);
-        state.ResumeTiming();
+      case Payload::kResultKept: {
+        std::vector<std::uint8_t> r = pool.apply(kept_payload, kPayloadBytes);
+        benchmark::DoNotOptimize(r.data());
+        ok = r.size() == kPayloadBytes && r.front() == 0x5a && r.back() == 0x5a;
         break;
       }
       case Payload::kResult: {
@@ -162,7 +178,7 @@ void BM_PoolLargePayload(benchmark::State& state, Payload kind) {
 BENCHMARK_CAPTURE(BM_PoolLargePayload, arg, Payload::kArg)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_PoolLargePayload, arg_rvalue, Payload::kArgRvalue)
+BENCHMARK_CAPTURE(BM_PoolLargePayload, result_kept, Payload::kResultKept)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_PoolLargePayload, result, Payload::kResult)

@@ -54,14 +54,16 @@ Arg& reusable_arg(Arg& fresh) {
 // Spread: false calls f(arg), true calls std::apply(f, arg).
 template <class F, class Arg, bool Spread>
 struct ChunkKernel {
-  static auto call(F& f, Arg&& arg) {
+  // decltype(auto): a function returning a reference (to data the worker keeps) is
+  // encoded from that reference, without a copy.
+  static decltype(auto) call(F& f, Arg&& arg) {
     if constexpr (Spread) {
       return std::apply(f, std::move(arg));
     } else {
       return std::invoke(f, std::move(arg));
     }
   }
-  using Result = decltype(call(std::declval<F&>(), std::declval<Arg&&>()));
+  using Result = std::remove_cvref_t<decltype(call(std::declval<F&>(), std::declval<Arg&&>()))>;
 
   static void run(Reader& in, Writer& out) {
     F f = decode_callable<F>(in);
