@@ -24,6 +24,11 @@ struct PoolOptions {
   // measured run time is far below the cost of a message. Chunks still succeed and fail
   // one argument at a time; only the number of messages changes. Not done with
   // maxtasksperchild or task_timeout, whose units are chunks.
+  //
+  // When a worker dies inside one argument, that argument fails with mp::WorkerCrashed
+  // and a replacement runs the rest of its message again, skipping it: arguments of the
+  // same message that had already run (before the crash) run a second time. For tasks
+  // with side effects that must not repeat, use chunksize 1 and auto_batch = false.
   bool auto_batch = true;
   // How long a waiting worker or parent spins before it sleeps. Spinning turns a 50 us
   // wake-up into a sub-microsecond hand-off while tasks keep coming, and costs an idle

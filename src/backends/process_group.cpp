@@ -37,6 +37,7 @@ struct ProcessGroup::Slot {
   sys::UniqueFd pidfd;
   int wait_status = 0;
   bool exited = false;  // reaped, exit not yet reported
+  bool killed = false;  // by kill(): the pool gave up on the running task
   runtime::WorkerConfig config;
 };
 
@@ -222,15 +223,31 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
                        ? "killed by signal " + std::to_string(WTERMSIG(s.wait_status))
                        : "exited with status " + std::to_string(WEXITSTATUS(s.wait_status));
   }
-  // Skip the frame of the task that died with the worker, so the replacement does not
-  // run it again; tasks queued behind it stay.
+  // The task that died with the worker: if it died inside one argument, and was not
+  // killed by the pool (a timeout fails the whole task), the replacement runs it again
+  // without that argument; otherwise its frame is skipped so it does not run twice.
+  // Tasks queued behind it stay.
   if (e.running_tag != 0) {
     transport::ChannelConsumer tasks(s.region.task_channel());
     transport::Frame f;
     if (tasks.try_read(f) && f.tag() == e.running_tag) {
-      tasks.release(f);
+      const std::uint32_t item = c.running_item.load(std::memory_order_relaxed);
+      if (c.skip_tag != e.running_tag) {
+        c.skip_tag = e.running_tag;
+        c.skip_count = 0;
+      }
+      if (item != UINT32_MAX && !s.killed && c.skip_count < runtime::WorkerControl::kMaxSkips) {
+        c.skip_items[c.skip_count] = item;
+        c.skip_pid[c.skip_count] = s.pid;
+        c.skip_status[c.skip_count] = s.wait_status;
+        ++c.skip_count;
+        e.rerun = true;
+      } else {
+        tasks.release(f);
+      }
     }
   }
+  s.killed = false;
   s.region.reset_results_and_state();
   s.pid = 0;
   s.exited = false;
@@ -290,8 +307,9 @@ WorkerGroup::Running ProcessGroup::running(int slot) const {
 }
 
 void ProcessGroup::kill(int slot) noexcept {
-  const Slot& s = *slots_[slot];
+  Slot& s = *slots_[slot];
   if (s.pid > 0 && !s.exited) {
+    s.killed = true;
     ::kill(s.pid, SIGKILL);
   }
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "mp/detail/kernels.hpp"
 #include "mp/detail/pool_core.hpp"
 #include "mp/errors.hpp"
 
@@ -55,6 +56,10 @@ namespace detail {
 
 void throw_invalid_chunksize(long long chunksize) {
   throw std::invalid_argument("mp: chunksize must be 1 or more, not " + std::to_string(chunksize));
+}
+
+std::exception_ptr make_crash_error(int pid, int wait_status, std::uint64_t index) {
+  return std::make_exception_ptr(WorkerCrashed(pid, wait_status, index));
 }
 
 void throw_timeout(const char* what) { throw TimeoutError(std::string("mp: timed out: ") + what); }

@@ -374,7 +374,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
 
   void on_exit(int slot, const backends::WorkerExit& e) override {
     auto& q = outstanding_[static_cast<std::size_t>(slot)];
-    if (e.running_tag != 0 && !q.empty() && q.front().tag == e.running_tag) {
+    if (e.running_tag != 0 && !e.rerun && !q.empty() && q.front().tag == e.running_tag) {
       Pending p = std::move(q.front());
       q.pop_front();
       --p.job->in_flight_;

@@ -79,12 +79,13 @@ class Worker final : public transport::ProducerWait {
 
   void run_task(const transport::Frame& frame) {
     // Announce the task before touching it, so a crash from here on is attributed to it.
+    // (The parent reads these after the worker's death, which the kernel orders, or to
+    // time the task out, where a stale value only delays the check.)
+    const auto start = Clock::now();
     control_.running_since_ns.store(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-            .count(),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count(),
         std::memory_order_relaxed);
     control_.running_task.store(frame.tag(), std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!results_.has_room()) {
       results_.wake_consumer();
       wait_until([&] { return results_.has_room(); });
@@ -93,17 +94,26 @@ class Worker final : public transport::ProducerWait {
     const ResultHeader header{0, kResultOk};
     results_.write(&header.elapsed_ns, sizeof header.elapsed_ns);
     results_.write(&header.status, sizeof header.status);
-    const auto start = Clock::now();
     detail::Reader in = frame.reader();
     try {
       std::uint64_t id = 0;
       in.read(&id, sizeof id);
-      const detail::Trampoline fn = detail::find_trampoline(id);
+      const detail::Trampoline fn = trampoline(id);
       if (fn == nullptr) {
         throw std::runtime_error("mp: the worker does not know the callable id of this task");
       }
-      fn(in, results_);
+      detail::ItemMonitor monitor;
+      monitor.running = &control_.running_item;
+      if (control_.skip_tag == frame.tag()) {
+        monitor.skip = control_.skip_items;
+        monitor.skip_pid = control_.skip_pid;
+        monitor.skip_status = control_.skip_status;
+        monitor.skip_count = control_.skip_count;
+      }
+      fn(in, results_, monitor);
+      control_.running_item.store(detail::ItemMonitor::kNone, std::memory_order_relaxed);
     } catch (...) {
+      control_.running_item.store(detail::ItemMonitor::kNone, std::memory_order_relaxed);
       detail::encode_task_error(results_, kResultHeaderBytes, UINT32_MAX, std::current_exception());
     }
     const auto elapsed = static_cast<std::uint64_t>(
@@ -119,6 +129,15 @@ class Worker final : public transport::ProducerWait {
     tasks_.release(frame, false);
     results_.commit(!tasks_.readable());
     control_.running_task.store(0, std::memory_order_release);
+  }
+
+  // The registry lookup takes a lock; consecutive tasks usually run the same kernel.
+  detail::Trampoline trampoline(std::uint64_t id) {
+    if (id != last_id_ || last_fn_ == nullptr) {
+      last_fn_ = detail::find_trampoline(id);
+      last_id_ = id;
+    }
+    return last_fn_;
   }
 
   // Spins for config_.spin, then sleeps on the worker's doorbell until `ready()`.
@@ -160,6 +179,8 @@ class Worker final : public transport::ProducerWait {
   const WorkerConfig& config_;
   transport::ChannelConsumer tasks_;
   transport::ChannelProducer results_;
+  std::uint64_t last_id_ = 0;
+  detail::Trampoline last_fn_ = nullptr;
 };
 
 }  // namespace

@@ -43,6 +43,15 @@ struct WorkerControl {
   // every process), so the parent can enforce a per-task timeout.
   std::atomic<std::int64_t> running_since_ns{0};
   std::atomic<std::uint32_t> state{0};
+  // The argument of the running task being run (ItemMonitor::kNone outside arguments).
+  std::atomic<std::uint32_t> running_item{UINT32_MAX};
+  // Arguments of task `skip_tag` that crashed a worker: the replacement skips them.
+  static constexpr std::uint32_t kMaxSkips = 16;
+  std::uint64_t skip_tag = 0;
+  std::uint32_t skip_count = 0;
+  std::uint32_t skip_items[kMaxSkips];
+  std::int32_t skip_pid[kMaxSkips];
+  std::int32_t skip_status[kMaxSkips];
   char init_error[2048];
 };
 

@@ -293,6 +293,11 @@ TEST_F(PoolErrors, EveryTaskCrashingDoesNotBreakThePool) {
 // Run in a child process so that the lowered limit does not touch the test runner. The
 // limits fail the constructor at each step: shared memory, the first worker, a later one.
 TEST_F(PoolErrors, WorkersThatCannotStartFailTheConstructorCleanly) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check needs to open files itself; with no fd left it reports every
+  // virtual call as a bad vptr. The plain and clang builds run this test.
+  GTEST_SKIP() << "fd exhaustion starves the sanitizer runtime";
+#endif
   // More spare fds each round, until the pool fits; every round before must fail cleanly.
   int spare = 0;
   for (;; ++spare) {

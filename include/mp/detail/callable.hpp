@@ -25,7 +25,8 @@
 
 namespace mp::detail {
 
-using Trampoline = void (*)(Reader& in, Writer& out);
+struct ItemMonitor;
+using Trampoline = void (*)(Reader& in, Writer& out, ItemMonitor& monitor);
 
 // Registers `fn` under an id derived from `name`; returns the id. Called during static
 // initialisation. Two names hashing alike get distinct ids in registration order, which

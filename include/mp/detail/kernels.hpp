@@ -9,6 +9,7 @@
 // transport and the pool may merge chunks without changing what the caller sees.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -31,8 +32,32 @@ void encode_item_error(Writer& out, std::exception_ptr error);
 // at `index` run by worker `pid`.
 std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index);
 
+// The crash of the worker that ran the item at `index`, as the exception to raise.
+std::exception_ptr make_crash_error(int pid, int wait_status, std::uint64_t index);
+
 inline constexpr std::uint8_t kItemOk = 0;
-inline constexpr std::uint8_t kItemError = 1;
+inline constexpr std::uint8_t kItemError = 1;    // then: type name, message
+inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, i32 wait status
+
+// Lets a worker name the argument it is running, so that a crash is pinned on that one
+// argument: the message is run again by a replacement worker, which skips the arguments
+// that crashed an earlier worker and reports them as crashed.
+struct ItemMonitor {
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+  std::atomic<std::uint32_t>* running = nullptr;  // where the running argument's index goes
+  const std::uint32_t* skip = nullptr;            // arguments that crashed a worker, with
+  const std::int32_t* skip_pid = nullptr;         //   the pid and wait status of that worker
+  const std::int32_t* skip_status = nullptr;
+  std::uint32_t skip_count = 0;
+
+  // The position in `skip` of argument i, or -1.
+  int skipped(std::uint32_t i) const {
+    for (std::uint32_t k = 0; k < skip_count; ++k) {
+      if (skip[k] == i) return static_cast<int>(k);
+    }
+    return -1;
+  }
+};
 
 // Result type of calling F on an Arg (void stays void).
 template <class F, class Arg>
@@ -65,17 +90,24 @@ struct ChunkKernel {
   }
   using Result = std::remove_cvref_t<decltype(call(std::declval<F&>(), std::declval<Arg&&>()))>;
 
-  static void run(Reader& in, Writer& out) {
+  static void run(Reader& in, Writer& out, ItemMonitor& monitor) {
     F f = decode_callable<F>(in);
     std::uint32_t n = 0;
     in.read(&n, sizeof n);
     for (std::uint32_t i = 0; i < n; ++i) {
+      monitor.running->store(i, std::memory_order_relaxed);
       // Arguments made of plain containers keep their storage from task to task (decode
       // overwrites them completely): refilling memory already touched is many times
       // faster than faulting in fresh pages for every large argument.
       Arg fresh{};
       Arg& arg = reusable_arg<Arg>(fresh);
       decode(in, arg);
+      if (const int k = monitor.skipped(i); k >= 0) [[unlikely]] {
+        out.write(&kItemCrashed, 1);
+        out.write(&monitor.skip_pid[k], sizeof(std::int32_t));
+        out.write(&monitor.skip_status[k], sizeof(std::int32_t));
+        continue;
+      }
       const std::size_t item_start = out.size();
       out.write(&kItemOk, 1);
       try {

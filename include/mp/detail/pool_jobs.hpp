@@ -22,6 +22,20 @@
 
 namespace mp::detail {
 
+// The error of an argument that did not produce a value: it threw (kItemError), or it
+// crashed a worker and was skipped when the message ran again (kItemCrashed).
+inline std::exception_ptr decode_failed_item(std::uint8_t status, Reader& in, pid_t pid,
+                                             std::uint64_t index) {
+  if (status == kItemCrashed) {
+    std::int32_t crashed_pid = 0;
+    std::int32_t wait_status = 0;
+    in.read(&crashed_pid, sizeof crashed_pid);
+    in.read(&wait_status, sizeof wait_status);
+    return make_crash_error(crashed_pid, wait_status, index);
+  }
+  return decode_item_error(in, pid, index);
+}
+
 // Keeps an lvalue range by reference and takes ownership of an rvalue one, so an imap
 // over a temporary vector stays valid while it is iterated.
 template <class Range>
@@ -66,7 +80,7 @@ class VectorSink {
       std::uint8_t status = 0;
       in.read(&status, 1);
       if (status != kItemOk) {
-        return decode_item_error(in, pid, c.first + i);
+        return decode_failed_item(status, in, pid, c.first + i);
       }
       R v{};
       mp::detail::decode(in, v);
@@ -91,7 +105,7 @@ class VectorSink<void> {
       std::uint8_t status = 0;
       in.read(&status, 1);
       if (status != kItemOk) {
-        return decode_item_error(in, pid, c.first + i);
+        return decode_failed_item(status, in, pid, c.first + i);
       }
     }
     return nullptr;
@@ -130,7 +144,7 @@ class StreamSink {
       if (status == kItemOk) {
         mp::detail::decode(in, chunk.values[i]);
       } else {
-        chunk.item_errors.emplace(i, decode_item_error(in, pid, c.first + i));
+        chunk.item_errors.emplace(i, decode_failed_item(status, in, pid, c.first + i));
       }
     }
     store(c, std::move(chunk));

@@ -1,0 +1,250 @@
+// Fault injection with real signals and real exits: what a caller sees when a worker dies
+// in each way, and that nothing is lost or left behind (HygieneTest checks children, fds
+// and /dev/shm after every test).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mp/mp.hpp>
+#include <numeric>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using PoolFaults = mp::test::HygieneTest;
+
+std::vector<int> iota(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+// Runs a map of 40 items in which item 17 dies by `die`; checks that exactly that task
+// fails with WorkerCrashed and the other 39 complete (through imap, which goes on after a
+// failed item).
+template <class Die>
+mp::WorkerCrashed crash_item_17(Die die) {
+  mp::Pool pool(2);
+  auto results = pool.imap(
+      [die](int x) {
+        if (x == 17) die();
+        return x * 2;
+      },
+      iota(40), 1);
+  std::vector<int> got;
+  std::optional<mp::WorkerCrashed> crash;
+  for (;;) {
+    try {
+      auto v = results.next(20s);
+      if (!v) break;
+      got.push_back(*v);
+    } catch (const mp::WorkerCrashed& e) {
+      EXPECT_FALSE(crash.has_value()) << "a second crash: " << e.what();
+      crash.emplace(e);
+    }
+  }
+  EXPECT_EQ(got.size(), 39u);
+  for (int v : got) EXPECT_NE(v, 34);
+  EXPECT_TRUE(crash.has_value());
+  EXPECT_EQ(crash->task_index(), 17u);
+  EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10)) << "pool unusable after crash";
+  return crash.value_or(mp::WorkerCrashed(0, 0, 0));
+}
+
+TEST_F(PoolFaults, Segfault) {
+  const auto e = crash_item_17([] { ::raise(SIGSEGV); });
+  EXPECT_EQ(e.signal(), SIGSEGV);
+}
+
+TEST_F(PoolFaults, NullPointerWrite) {
+  const auto e = crash_item_17([] {
+    volatile int* p = nullptr;
+    *p = 1;
+  });
+  EXPECT_EQ(e.signal(), SIGSEGV);
+}
+
+TEST_F(PoolFaults, Abort) {
+  const auto e = crash_item_17([] { std::abort(); });
+  EXPECT_EQ(e.signal(), SIGABRT);
+}
+
+TEST_F(PoolFaults, ExitWithStatus) {
+  const auto e = crash_item_17([] { ::_exit(3); });
+  EXPECT_EQ(e.signal(), 0);
+  EXPECT_EQ(e.exitcode(), 3);
+}
+
+TEST_F(PoolFaults, ExitZeroMidTask) {
+  const auto e = crash_item_17([] { std::exit(0); });
+  EXPECT_EQ(e.exitcode(), 0);
+  EXPECT_NE(std::string(e.what()).find("exited with status 0"), std::string::npos) << e.what();
+}
+
+TEST_F(PoolFaults, SigkillFromOutside) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);  // before the pool, so the workers inherit it
+  mp::Pool pool(2);
+  const int write_fd = fds[1];
+  auto stuck = pool.apply_async(
+      [write_fd](int) {
+        const pid_t me = ::getpid();
+        (void)!::write(write_fd, &me, sizeof me);
+        ::pause();
+        return 0;
+      },
+      0);
+  pid_t victim = 0;
+  ASSERT_EQ(::read(fds[0], &victim, sizeof victim), static_cast<ssize_t>(sizeof victim));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  auto others = pool.map_async([](int x) { return x + 1; }, iota(100), 1);
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  try {
+    stuck.get();
+    FAIL() << "no crash reported";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.pid(), victim);
+    EXPECT_EQ(e.signal(), SIGKILL);
+  }
+  EXPECT_EQ(std::move(others).get().back(), 100);
+}
+
+TEST_F(PoolFaults, InfiniteLoopStoppedByTimeout) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.task_timeout = 200ms;
+  mp::Pool pool(o);
+  auto r = pool.apply_async(
+      [](int) {
+        volatile unsigned long spin = 0;
+        for (;;) spin = spin + 1;
+        return 0;
+      },
+      0);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(r.get(), mp::TimeoutError);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(pool.apply([](int x) { return x; }, 5), 5);
+}
+
+struct CrashesWhileSerializing {
+  std::vector<char> bulk;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(bulk);
+    ::raise(SIGSEGV);  // after most of the bytes are written
+  }
+};
+
+TEST_F(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
+  mp::Pool pool(1);
+  auto r = pool.apply_async(
+      [](std::size_t n) { return CrashesWhileSerializing{std::vector<char>(n, 'x')}; },
+      std::size_t{8} << 20);
+  EXPECT_THROW(r.get(), mp::WorkerCrashed);
+  EXPECT_EQ(pool.apply([](int x) { return x * 3; }, 3), 9);
+}
+
+TEST_F(PoolFaults, ThousandCrashesInARowLeakNothing) {
+  mp::Pool pool(2);
+  auto rss_kib = [] {
+    std::ifstream f("/proc/self/status");
+    std::string key;
+    long value = 0;
+    while (f >> key) {
+      if (key == "VmRSS:") {
+        f >> value;
+        return value;
+      }
+      f.ignore(1 << 12, '\n');
+    }
+    return 0L;
+  };
+  // Warm up: the first crashes allocate the bookkeeping that later ones reuse.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_THROW(pool.apply([](int) -> int { ::_exit(9); }, i), mp::WorkerCrashed);
+  }
+  const int fds = mp::test::count_open_fds();
+  const long rss = rss_kib();
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_THROW(pool.apply(
+                     [](int) -> int {
+                       ::raise(SIGKILL);
+                       return 0;
+                     },
+                     i),
+                 mp::WorkerCrashed);
+  }
+  EXPECT_EQ(mp::test::count_open_fds(), fds);
+  EXPECT_LT(rss_kib() - rss, 2048) << "RSS grew by more than 2 MiB over 1000 crashes";
+  EXPECT_EQ(pool.apply([](int x) { return x; }, 1), 1);
+}
+
+// The parent is SIGKILLed while its pool is busy: the workers must die with it. The
+// probe becomes a child subreaper so the orphaned workers are handed to it and it can see
+// them go.
+TEST_F(PoolFaults, WorkersDieWhenTheParentIsKilled) {
+  mp::Process probe([] {
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) std::exit(20);
+    int fds[2];
+    if (::pipe(fds) != 0) std::exit(21);
+    const int write_fd = fds[1];
+    mp::Process victim([write_fd] {
+      mp::Pool pool(2);
+      const auto pids = pool.pids();
+      (void)!::write(write_fd, pids.data(), sizeof(pid_t) * pids.size());
+      auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(4), 1);
+      ::raise(SIGKILL);
+    });
+    victim.start();
+    pid_t workers[2] = {};
+    if (::read(fds[0], workers, sizeof workers) != static_cast<ssize_t>(sizeof workers))
+      std::exit(22);
+    victim.join();
+    if (victim.exitcode() != -SIGKILL) std::exit(23);
+    // Both orphans must be reaped here, killed by their parent-death signal, promptly.
+    int reaped = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (reaped < 2 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      const pid_t p = ::waitpid(-1, &status, WNOHANG);
+      if (p == workers[0] || p == workers[1]) {
+        // Killed by the parent-death signal, or, for a worker that had not armed it yet
+        // when its parent died, exited with status 1 on finding its parent gone.
+        const bool by_signal = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        const bool by_check = WIFEXITED(status) && WEXITSTATUS(status) == 1;
+        if (!by_signal && !by_check) std::exit(24);
+        ++reaped;
+      } else {
+        std::this_thread::sleep_for(5ms);
+      }
+    }
+    std::exit(reaped == 2 ? 0 : 25);
+  });
+  probe.start();
+  probe.join();
+  EXPECT_EQ(probe.exitcode(), 0);
+}
+
+TEST_F(PoolFaults, TerminateWhileBusyLeavesNothing) {
+  mp::Pool pool(2);
+  auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(8), 1);
+  const auto pids = pool.pids();
+  pool.terminate();
+  EXPECT_THROW(std::move(busy).get(), mp::BrokenPool);
+  for (pid_t p : pids) EXPECT_NE(::kill(p, 0), 0);
+}
+
+}  // namespace
