@@ -63,7 +63,7 @@ bool wait_job(const std::weak_ptr<PoolCore>& core, JobT& job,
 }  // namespace detail
 
 // The result of an asynchronous call (apply_async, map_async, starmap_async).
-// T is the value type; std::vector<R> for the map forms. Must not outlive... nothing: if
+// T is the value type; std::vector<R> for the map forms. It may outlive its Pool: if
 // the Pool is destroyed first, a result not yet ready throws mp::BrokenPool on get().
 template <class T>
 class AsyncResult {

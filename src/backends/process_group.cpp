@@ -26,8 +26,8 @@ constexpr auto kExitCheckInterval = std::chrono::milliseconds(2);
 }  // namespace
 
 struct ProcessGroup::Slot {
-  Slot(int index, sys::Doorbell* parent_bell)
-      : region(index, parent_bell),
+  explicit Slot(sys::Doorbell* parent_bell)
+      : region(parent_bell),
         tasks(region.task_channel()),
         results(region.result_channel()) {}
   runtime::WorkerRegion region;
@@ -87,7 +87,7 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options)
   }
   slots_.reserve(static_cast<std::size_t>(options_.processes));
   for (int i = 0; i < options_.processes; ++i) {
-    slots_.push_back(std::make_unique<Slot>(i, parent_bell_));
+    slots_.push_back(std::make_unique<Slot>(parent_bell_));
   }
   try {
     for (int i = 0; i < options_.processes; ++i) {
@@ -190,7 +190,7 @@ bool ProcessGroup::poll(GroupEvents& events) {
   const auto now = Clock::now();
   if (now - last_exit_check_ >= kExitCheckInterval) {
     last_exit_check_ = now;
-    collect_exits(0, now);
+    collect_exits(0);
   }
   while (!exited_.empty()) {
     const int slot = exited_.back();
@@ -254,7 +254,7 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
   events.on_exit(index, e);
 }
 
-void ProcessGroup::collect_exits(int timeout_ms, Clock::time_point /*deadline*/) {
+void ProcessGroup::collect_exits(int timeout_ms) {
   epoll_event evs[16];
   const int n = ::epoll_wait(epoll_.get(), evs, 16, timeout_ms);
   for (int i = 0; i < n; ++i) {
@@ -292,7 +292,7 @@ void ProcessGroup::sleep_until(Clock::time_point deadline) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
       timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
     }
-    collect_exits(timeout_ms, deadline);
+    collect_exits(timeout_ms);
   }
   parent_bell_->cancel_sleep();
 }
@@ -349,7 +349,7 @@ bool ProcessGroup::wait_all_exited(GroupEvents& events, Clock::time_point deadli
       return false;
     }
     sleep_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)));
-    collect_exits(0, deadline);
+    collect_exits(0);
   }
 }
 

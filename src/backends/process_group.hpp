@@ -51,7 +51,9 @@ class ProcessGroup final : public WorkerGroup {
 
   void spawn(int slot);
   bool drain_results(Slot& s, GroupEvents& events);
-  void collect_exits(int timeout_ms_or_zero, Clock::time_point deadline);
+  // Waits up to timeout_ms (0: just looks, -1: no limit) for the doorbell or a worker's
+  // exit; reaps exited workers into exited_.
+  void collect_exits(int timeout_ms);
   void report_exit(int slot, GroupEvents& events);
 
   ProcessGroupOptions options_;

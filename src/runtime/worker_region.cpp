@@ -8,7 +8,7 @@ constexpr std::size_t kControlBytes = 4096;
 static_assert(sizeof(WorkerControl) <= kControlBytes);
 }  // namespace
 
-WorkerRegion::WorkerRegion(int /*index*/, sys::Doorbell* parent_bell)
+WorkerRegion::WorkerRegion(sys::Doorbell* parent_bell)
     : shared_("mp-worker", kControlBytes + 2 * transport::kRingBytes),
       task_large_("mp-worker-tasks-large", 0, transport::kLargeReserve),
       result_large_("mp-worker-results-large", 0, transport::kLargeReserve),

@@ -58,7 +58,7 @@ struct WorkerControl {
 class WorkerRegion {
  public:
   // `parent_bell` is the pool-wide doorbell the parent sleeps on.
-  WorkerRegion(int index, sys::Doorbell* parent_bell);
+  explicit WorkerRegion(sys::Doorbell* parent_bell);
 
   WorkerControl& control() const { return *reinterpret_cast<WorkerControl*>(shared_.data()); }
   transport::ChannelMemory task_channel();
