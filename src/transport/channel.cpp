@@ -50,7 +50,6 @@ void ChannelProducer::begin(std::uint32_t kind, std::uint64_t tag, ProducerWait*
   begin_ = mem_.ring + pos + kHeader;
   cur_ = begin_;
   end_ = begin_ + kInlineLimit;
-  writing_ = true;
   in_large_ = false;
 }
 
@@ -93,7 +92,6 @@ void ChannelProducer::commit(bool wake) {
     tail += align8(kHeader + used);
   }
   mem_.control->tail.store(tail, std::memory_order_release);
-  writing_ = false;
   begin_ = cur_ = end_ = nullptr;
   if (wake) {
     mem_.consumer_bell->ring();
@@ -101,7 +99,6 @@ void ChannelProducer::commit(bool wake) {
 }
 
 void ChannelProducer::abort() noexcept {
-  writing_ = false;
   in_large_ = false;
   begin_ = cur_ = end_ = nullptr;
 }

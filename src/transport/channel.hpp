@@ -85,7 +85,6 @@ class ChannelProducer final : public detail::Writer {
   void wake_consumer() noexcept { mem_.consumer_bell->ring(); }
   // Drops the frame being written; nothing becomes visible to the consumer.
   void abort() noexcept;
-  bool writing() const noexcept { return writing_; }
 
  private:
   void overflow(std::size_t n) override;
@@ -93,7 +92,6 @@ class ChannelProducer final : public detail::Writer {
   ChannelMemory mem_;
   ProducerWait* wait_ = nullptr;
   FrameHeader* header_ = nullptr;
-  bool writing_ = false;
   bool in_large_ = false;
 };
 

@@ -58,11 +58,6 @@ class VectorWriter final : public Writer {
  public:
   VectorWriter() = default;
   const std::byte* data() const { return begin_; }
-  std::vector<std::byte> release() {
-    buffer_.resize(size());
-    begin_ = cur_ = end_ = nullptr;
-    return std::move(buffer_);
-  }
 
  private:
   void overflow(std::size_t n) override {
