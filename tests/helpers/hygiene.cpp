@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -21,6 +23,21 @@ int count_open_fds() {
     ::closedir(d);
   }
   return n - 1;  // the directory stream's own fd
+}
+
+std::vector<int> open_fds() {
+  std::vector<int> out;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.' && std::atoi(e->d_name) != own) {
+        out.push_back(std::atoi(e->d_name));
+      }
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::string> mp_shm_entries() {

@@ -10,6 +10,8 @@
 namespace mp::test {
 
 int count_open_fds();
+// The numbers of this process's open file descriptors, ascending.
+std::vector<int> open_fds();
 std::vector<std::string> mp_shm_entries();
 // Pids of this process's children, zombies included (from /proc).
 std::vector<int> child_pids();
