@@ -39,30 +39,56 @@ class RemoteError : public Error {
   std::uint64_t task_index_;
 };
 
+// Why a worker died, as far as mp can tell.
+enum class CrashCause {
+  died,            // a signal or an exit: see WorkerCrashed::signal() and exitcode()
+  memory_limit,    // an allocation failed under PoolOptions::memory_limit
+  cpu_time_limit,  // the task used up PoolOptions::cpu_time_limit (SIGXCPU)
+};
+
 // The worker running a task died (a signal such as SIGSEGV or SIGKILL, or an exit
 // without answering). The other tasks of the call are not affected; the pool starts a
 // replacement worker.
 class WorkerCrashed : public Error {
  public:
-  WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index);
+  WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index,
+                CrashCause cause = CrashCause::died);
   pid_t pid() const noexcept { return pid_; }
   // The signal that killed the worker, or 0 if it exited.
   int signal() const noexcept { return signal_; }
   // The worker's exit status if it exited, or -signal as Python's exitcode.
   int exitcode() const noexcept { return exitcode_; }
   std::uint64_t task_index() const noexcept { return task_index_; }
+  CrashCause cause() const noexcept { return cause_; }
 
  private:
   pid_t pid_;
   int signal_;
   int exitcode_;
   std::uint64_t task_index_;
+  CrashCause cause_;
 };
 
 // A wait with a timeout ran out (AsyncResult::get with a timeout, for example).
 class TimeoutError : public Error {
  public:
   using Error::Error;
+};
+
+// SIGINT (Ctrl-C) or SIGTERM arrived while the caller was blocked in mp (Pool::map,
+// AsyncResult::get, Pool::join, Process::join...). A pool interrupted this way has been
+// terminated: its workers are stopped and its other pending results fail with
+// mp::BrokenPool. Only signals left at their default action are turned into this
+// exception; an application's own handlers are not touched.
+class Interrupted : public Error {
+ public:
+  // `context` says what was interrupted and what was done about it.
+  Interrupted(int signal, const std::string& context);
+  // SIGINT or SIGTERM.
+  int signal() const noexcept { return signal_; }
+
+ private:
+  int signal_;
 };
 
 // The pool cannot run tasks any more: it was terminated, its initializer failed, or a

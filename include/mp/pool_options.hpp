@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <tuple>
 #include <utility>
@@ -20,10 +21,28 @@ struct PoolOptions {
   // A task (one chunk) still running after this long is stopped: its worker is killed
   // and replaced, and the task fails with mp::TimeoutError. Zero: no limit.
   std::chrono::nanoseconds task_timeout{0};
+  // A task whose worker dies (a signal, an exit, a resource limit) runs again, whole, in
+  // the replacement worker, up to this many times before it fails with
+  // mp::WorkerCrashed. For crashes that come and go (a flaky library, memory pressure);
+  // a task stopped by task_timeout is not retried.
+  int crash_retries = 0;
+  // Resource limits of each worker; a worker that exceeds one dies and is replaced, and
+  // its task fails with mp::WorkerCrashed whose cause() says which limit it hit.
+  //
+  // memory_limit: bytes of address space a worker may map beyond what it inherits from
+  // the parent at start (RLIMIT_AS), 0 for none. An allocation that fails under it ends
+  // the worker (CrashCause::memory_limit) instead of throwing std::bad_alloc into a
+  // process whose heap may be half-updated. Not usable under AddressSanitizer, which
+  // reserves terabytes of address space.
+  std::size_t memory_limit = 0;
+  // cpu_time_limit: CPU time one task (one chunk) may use, in whole seconds, 0 for none
+  // (RLIMIT_CPU, moved before each task; enforced to within a second). Unlike
+  // task_timeout it does not count time spent sleeping or waiting.
+  std::chrono::seconds cpu_time_limit{0};
   // Merge consecutive small chunks into one message (joblib's auto batching) when their
   // measured run time is far below the cost of a message. Chunks still succeed and fail
   // one argument at a time; only the number of messages changes. Not done with
-  // maxtasksperchild or task_timeout, whose units are chunks.
+  // maxtasksperchild, task_timeout or cpu_time_limit, whose units are chunks.
   //
   // When a worker dies inside one argument, that argument fails with mp::WorkerCrashed
   // and a replacement runs the rest of its message again, skipping it: arguments of the

@@ -61,7 +61,9 @@ class Process {
   // Starts the child. Throws std::logic_error if already started, std::system_error if
   // fork fails.
   void start();
-  // Waits for the child to exit. Throws std::logic_error if not started.
+  // Waits for the child to exit. Throws std::logic_error if not started, and
+  // mp::Interrupted if SIGINT or SIGTERM (left at their default action) arrives meanwhile;
+  // the child is left running then (a Ctrl-C from the terminal reaches it by itself).
   void join();
   // Waits at most `timeout`; returns true if the child has exited.
   template <class Rep, class Period>
@@ -94,6 +96,7 @@ class Process {
   };
   void init_name();
   bool join_for(std::chrono::nanoseconds timeout);
+  bool wait_for_exit(std::chrono::nanoseconds timeout);
 
   std::function<void()> target_;
   std::string name_;

@@ -27,9 +27,7 @@ constexpr auto kExitCheckInterval = std::chrono::milliseconds(2);
 
 struct ProcessGroup::Slot {
   explicit Slot(sys::Doorbell* parent_bell)
-      : region(parent_bell),
-        tasks(region.task_channel()),
-        results(region.result_channel()) {}
+      : region(parent_bell), tasks(region.task_channel()), results(region.result_channel()) {}
   runtime::WorkerRegion region;
   transport::ChannelProducer tasks;
   transport::ChannelConsumer results;
@@ -38,6 +36,10 @@ struct ProcessGroup::Slot {
   int wait_status = 0;
   bool exited = false;  // reaped, exit not yet reported
   bool killed = false;  // by kill(): the pool gave up on the running task
+  // The task and argument whose crashes are being retried, and how often they were.
+  std::uint64_t retry_tag = 0;
+  std::uint32_t retry_item = 0;
+  int retries = 0;
   runtime::WorkerConfig config;
 };
 
@@ -127,6 +129,8 @@ void ProcessGroup::spawn(int index) {
   s.config.maxtasksperchild = options_.maxtasksperchild;
   s.config.spin = options_.spin;
   s.config.parent = parent_pid_;
+  s.config.memory_limit = options_.memory_limit;
+  s.config.cpu_time_limit = options_.cpu_time_limit;
   runtime::WorkerRegion* region = &s.region;
   const runtime::WorkerConfig* config = &s.config;
   const int epoll_fd = epoll_.get();
@@ -213,6 +217,9 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
   const std::uint32_t state = c.state.load(std::memory_order_acquire);
   e.retired = (state & runtime::kWorkerRetired) != 0;
   e.init_failed = (state & runtime::kWorkerInitFailed) != 0;
+  if ((state & runtime::kWorkerOutOfMemory) != 0) {
+    e.cause = CrashCause::memory_limit;
+  }
   if (e.init_failed) {
     c.init_error[sizeof c.init_error - 1] = '\0';
     e.init_error = c.init_error;
@@ -236,10 +243,21 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
         c.skip_tag = e.running_tag;
         c.skip_count = 0;
       }
-      if (item != UINT32_MAX && !s.killed && c.skip_count < runtime::WorkerControl::kMaxSkips) {
+      if (s.retry_tag != e.running_tag || s.retry_item != item) {
+        s.retry_tag = e.running_tag;
+        s.retry_item = item;
+        s.retries = 0;
+      }
+      if (!s.killed && s.retries < options_.crash_retries) {
+        // Run it again as it is, crashed argument included.
+        ++s.retries;
+        e.rerun = true;
+      } else if (item != UINT32_MAX && !s.killed &&
+                 c.skip_count < runtime::WorkerControl::kMaxSkips) {
         c.skip_items[c.skip_count] = item;
         c.skip_pid[c.skip_count] = s.pid;
         c.skip_status[c.skip_count] = s.wait_status;
+        c.skip_cause[c.skip_count] = static_cast<std::int32_t>(e.cause);
         ++c.skip_count;
         e.rerun = true;
       } else {

@@ -19,6 +19,9 @@ struct ProcessGroupOptions {
   int processes = 1;
   std::function<void()> initializer;
   int maxtasksperchild = 0;
+  int crash_retries = 0;
+  std::size_t memory_limit = 0;
+  std::chrono::seconds cpu_time_limit{0};
   std::chrono::nanoseconds spin{0};
 };
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "mp/detail/bytes.hpp"
+#include "mp/errors.hpp"
 
 namespace mp::backends {
 
@@ -24,9 +25,10 @@ struct WorkerExit {
   std::uint64_t running_tag = 0;  // tag it was running when it died, 0 if none
   bool retired = false;           // left on purpose after maxtasksperchild tasks
   bool init_failed = false;       // its initializer threw
-  // The running task will run again in the replacement, skipping the argument that
-  // crashed (reported in its results); the task is not failed now.
+  // The running task will run again in the replacement, either whole (a crash retry) or
+  // skipping the argument that crashed (reported in its results); it is not failed now.
   bool rerun = false;
+  CrashCause cause = CrashCause::died;
   std::string init_error;
 };
 

@@ -19,7 +19,15 @@ std::string remote_message(const std::string& type, const std::string& message, 
          std::to_string(pid) + ": " + message;
 }
 
-std::string crash_message(pid_t pid, int status, std::uint64_t index) {
+// SIGXCPU is sent only for RLIMIT_CPU, which workers get from cpu_time_limit.
+CrashCause cause_of(int status, CrashCause cause) {
+  if (cause == CrashCause::died && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
+    return CrashCause::cpu_time_limit;
+  }
+  return cause;
+}
+
+std::string crash_message(pid_t pid, int status, std::uint64_t index, CrashCause cause) {
   std::string how;
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
@@ -31,8 +39,14 @@ std::string crash_message(pid_t pid, int status, std::uint64_t index) {
   } else {
     how = "stopped";
   }
+  std::string why;
+  if (cause == CrashCause::memory_limit) {
+    why = " (an allocation failed under the pool's memory_limit)";
+  } else if (cause == CrashCause::cpu_time_limit) {
+    why = " (the task used up the pool's cpu_time_limit)";
+  }
   return "mp: worker pid " + std::to_string(pid) + " " + how + " while running task " +
-         std::to_string(index);
+         std::to_string(index) + why;
 }
 
 }  // namespace
@@ -44,13 +58,19 @@ RemoteError::RemoteError(std::string type, std::string message, pid_t pid, std::
       pid_(pid),
       task_index_(task_index) {}
 
-WorkerCrashed::WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index)
-    : Error(crash_message(pid, wait_status, task_index)),
+WorkerCrashed::WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index, CrashCause cause)
+    : Error(crash_message(pid, wait_status, task_index, cause_of(wait_status, cause))),
       pid_(pid),
       signal_(WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0),
       exitcode_(WIFSIGNALED(wait_status) ? -WTERMSIG(wait_status)
                                          : (WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0)),
-      task_index_(task_index) {}
+      task_index_(task_index),
+      cause_(cause_of(wait_status, cause)) {}
+
+Interrupted::Interrupted(int signal, const std::string& context)
+    : Error(std::string("mp: SIG") +
+            (sigabbrev_np(signal) != nullptr ? sigabbrev_np(signal) : "?") + " arrived " + context),
+      signal_(signal) {}
 
 namespace detail {
 
@@ -58,8 +78,9 @@ void throw_invalid_chunksize(long long chunksize) {
   throw std::invalid_argument("mp: chunksize must be 1 or more, not " + std::to_string(chunksize));
 }
 
-std::exception_ptr make_crash_error(int pid, int wait_status, std::uint64_t index) {
-  return std::make_exception_ptr(WorkerCrashed(pid, wait_status, index));
+std::exception_ptr make_crash_error(int pid, int wait_status, int cause, std::uint64_t index) {
+  return std::make_exception_ptr(
+      WorkerCrashed(pid, wait_status, index, static_cast<CrashCause>(cause)));
 }
 
 void throw_timeout(const char* what) { throw TimeoutError(std::string("mp: timed out: ") + what); }

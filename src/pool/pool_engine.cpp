@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -26,6 +27,7 @@
 #include "mp/process.hpp"
 #include "serial/task_error.hpp"
 #include "sys/futex.hpp"
+#include "sys/interrupt.hpp"
 
 namespace mp::pool {
 namespace {
@@ -67,6 +69,14 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       throw std::invalid_argument("mp: task_timeout must be zero (no limit) or positive, not " +
                                   std::to_string(options_.task_timeout.count()) + " ns");
     }
+    if (options_.cpu_time_limit.count() < 0) {
+      throw std::invalid_argument("mp: cpu_time_limit must be zero (no limit) or positive, not " +
+                                  std::to_string(options_.cpu_time_limit.count()) + " s");
+    }
+    if (options_.crash_retries < 0) {
+      throw std::invalid_argument("mp: crash_retries must be 0 or more, not " +
+                                  std::to_string(options_.crash_retries));
+    }
     if (options_.maxtasksperchild < 0) {
       throw std::invalid_argument("mp: maxtasksperchild must be 0 (no limit) or positive, not " +
                                   std::to_string(options_.maxtasksperchild));
@@ -75,6 +85,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     g.processes = options_.processes;
     g.initializer = options_.initializer;
     g.maxtasksperchild = options_.maxtasksperchild;
+    g.crash_retries = options_.crash_retries;
+    g.memory_limit = options_.memory_limit;
+    g.cpu_time_limit = options_.cpu_time_limit;
     g.spin = options_.spin;
     group_ = std::make_unique<backends::ProcessGroup>(std::move(g));
     outstanding_.resize(static_cast<std::size_t>(options_.processes));
@@ -119,9 +132,18 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     dispatch();
     auto last_progress = Clock::now();
     unsigned spins = 0;
+    // Installed the first time the wait sleeps: a signal during the short spin before it
+    // keeps its default action, and a quick round trip pays no sigaction calls.
+    std::optional<sys::InterruptWatch> watch;
     for (;;) {
       if (done()) {
         return true;
+      }
+      if (watch) {
+        if (const int sig = sys::InterruptWatch::take(); sig != 0) {
+          terminate();
+          throw Interrupted(sig, "while the caller waited for a Pool; the pool was terminated");
+        }
       }
       if (group_->poll(*this)) {
         dispatch();
@@ -157,6 +179,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       // Workers announce results only when their queue runs dry (runtime/worker_loop.cpp),
       // so a result finished ahead of a long task could wait unseen; looking every
       // kMaxUnseenResult bounds that delay.
+      if (!watch) {
+        watch.emplace();
+      }
       group_->sleep_until(std::min({deadline, enforce_timeouts(), now + kMaxUnseenResult}));
     }
   }
@@ -267,7 +292,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   // fail one by one, so merging changes nothing the caller sees but speed.
   std::size_t batch_for(const Job& job) const {
     if (!options_.auto_batch || options_.maxtasksperchild > 0 ||
-        options_.task_timeout.count() > 0 || job.item_ns_ <= 0) {
+        options_.task_timeout.count() > 0 || options_.cpu_time_limit.count() > 0 ||
+        job.item_ns_ <= 0) {
       return 1;
     }
     const double chunk_ns = job.item_ns_ * static_cast<double>(job.chunksize());
@@ -385,8 +411,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
                                        " ran longer than the pool's task_timeout; worker pid " +
                                        std::to_string(e.pid) + " was killed and replaced")));
       } else {
-        p.job->fail_chunk(
-            p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status, p.chunk.first)));
+        p.job->fail_chunk(p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status,
+                                                                         p.chunk.first, e.cause)));
       }
     }
     timed_out_[static_cast<std::size_t>(slot)] = 0;

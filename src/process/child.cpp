@@ -1,5 +1,6 @@
 #include "process/child.hpp"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <iostream>
 
 #include "process/current.hpp"
+#include "sys/interrupt.hpp"
 #include "sys/unique_fd.hpp"
 
 namespace mp::process {
@@ -28,14 +30,26 @@ pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body
   std::cout.flush();
   std::fflush(nullptr);
   const pid_t parent = ::getpid();
+  // A child forked while an InterruptWatch is live inherits its handlers until it resets
+  // them; SIGINT and SIGTERM stay blocked until then, so that a SIGTERM sent to a
+  // brand-new worker ends it instead of being recorded and forgotten.
+  sigset_t interrupts;
+  sigset_t previous;
+  ::sigemptyset(&interrupts);
+  ::sigaddset(&interrupts, SIGINT);
+  ::sigaddset(&interrupts, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &interrupts, &previous);
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    sys::throw_errno("fork");
-  }
-  if (pid > 0) {
+  if (pid != 0) {
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (pid < 0) {
+      sys::throw_errno("fork");
+    }
     return pid;
   }
   // Child. No exception may leave this frame: it would unwind into the parent's stack.
+  sys::InterruptWatch::reset_in_child();
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (die_with_parent) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The signal is tied to the parent's death after this point only.

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include "process/child.hpp"
 #include "process/current.hpp"
 #include "sys/demangle.hpp"
+#include "sys/interrupt.hpp"
 #include "sys/unique_fd.hpp"
 
 namespace mp {
@@ -132,6 +134,34 @@ void Process::start() {
   state_ = std::move(state);
 }
 
+// Polls the pidfd in slices, so that a SIGINT or SIGTERM delivered to another thread is
+// still seen within one slice (one delivered to this thread ends the poll at once).
+bool Process::wait_for_exit(std::chrono::nanoseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kSlice = std::chrono::milliseconds(20);
+  if (timeout.count() == 0) {
+    return sys::wait_readable(state_->pidfd.get(), 0);
+  }
+  const auto deadline = timeout.count() < 0 ? Clock::time_point::max() : Clock::now() + timeout;
+  sys::InterruptWatch watch;
+  for (;;) {
+    const auto now = Clock::now();
+    const auto slice = std::min<Clock::duration>(kSlice, deadline - now);
+    const int slice_ms = static_cast<int>(
+        std::max<long long>(std::chrono::ceil<std::chrono::milliseconds>(slice).count(), 0));
+    if (sys::poll_readable(state_->pidfd.get(), slice_ms)) {
+      return true;
+    }
+    if (const int sig = sys::InterruptWatch::take(); sig != 0) {
+      throw Interrupted(sig, "while the caller waited in Process::join for " + name_ + " (pid " +
+                                 std::to_string(state_->pid) + ", still running)");
+    }
+    if (Clock::now() >= deadline) {
+      return false;
+    }
+  }
+}
+
 bool Process::join_for(std::chrono::nanoseconds timeout) {
   if (!state_) {
     throw std::logic_error("mp: can only join a started process");
@@ -139,11 +169,7 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
   if (state_->status) {
     return true;
   }
-  int timeout_ms = -1;
-  if (timeout.count() >= 0) {
-    timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
-  }
-  if (!sys::wait_readable(state_->pidfd.get(), timeout_ms)) {
+  if (!wait_for_exit(timeout)) {
     return false;
   }
   int status = 0;

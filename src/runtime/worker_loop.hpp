@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -18,6 +19,10 @@ struct WorkerConfig {
   int maxtasksperchild = 0;  // 0: no limit
   std::chrono::nanoseconds spin{0};
   pid_t parent = 0;
+  // Address space the worker may map beyond what it inherits at start (0: no limit).
+  std::size_t memory_limit = 0;
+  // CPU time one task may use, in whole seconds (0: no limit).
+  std::chrono::seconds cpu_time_limit{0};
 };
 
 // Runs in the forked child; never returns.

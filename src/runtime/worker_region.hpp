@@ -28,9 +28,10 @@ inline constexpr std::uint8_t kResultError = 1;
 inline constexpr std::size_t kResultHeaderBytes = 9;  // packed: elapsed_ns, status
 
 enum WorkerState : std::uint32_t {
-  kWorkerRetired = 1,     // left after maxtasksperchild tasks
-  kWorkerInitFailed = 2,  // the initializer threw; init_error says why
-  kWorkerReady = 4,       // initialized: from here on, a death is a task's crash
+  kWorkerRetired = 1,      // left after maxtasksperchild tasks
+  kWorkerInitFailed = 2,   // the initializer threw; init_error says why
+  kWorkerReady = 4,        // initialized: from here on, a death is a task's crash
+  kWorkerOutOfMemory = 8,  // an allocation failed under the memory limit; it exited
 };
 
 struct WorkerControl {
@@ -52,6 +53,7 @@ struct WorkerControl {
   std::uint32_t skip_items[kMaxSkips];
   std::int32_t skip_pid[kMaxSkips];
   std::int32_t skip_status[kMaxSkips];
+  std::int32_t skip_cause[kMaxSkips];  // mp::CrashCause
   char init_error[2048];
 };
 

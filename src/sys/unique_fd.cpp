@@ -116,4 +116,13 @@ bool wait_readable(int fd, int timeout_ms) {
   }
 }
 
+bool poll_readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  const int r = ::poll(&p, 1, timeout_ms);
+  if (r < 0 && errno != EINTR) {
+    throw_errno("poll");
+  }
+  return r > 0;
+}
+
 }  // namespace mp::sys

@@ -58,5 +58,8 @@ UniqueFd open_pidfd(pid_t pid);
 
 // Waits until fd is readable or timeout_ms passes (-1: forever). Returns true if readable.
 bool wait_readable(int fd, int timeout_ms);
+// One poll(2): true if fd is readable, false if timeout_ms passed or a signal handler ran
+// (so the caller can look at what the handler recorded).
+bool poll_readable(int fd, int timeout_ms);
 
 }  // namespace mp::sys

@@ -19,17 +19,14 @@
 #include <vector>
 
 #include "helpers/hygiene.hpp"
+#include "helpers/inputs.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using PoolFaults = mp::test::HygieneTest;
 
-std::vector<int> iota(int n) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
+using mp::test::iota;
 
 // Runs a map of 40 items in which item 17 dies by `die`; checks that exactly that task
 // fails with WorkerCrashed and the other 39 complete (through imap, which goes on after a

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "helpers/hygiene.hpp"
+#include "helpers/inputs.hpp"
 
 namespace {
 
@@ -68,11 +69,7 @@ struct OddBelow {
   iterator end() const { return {limit | 1}; }
 };
 
-std::vector<int> iota(int n) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
+using mp::test::iota;
 
 std::vector<int> squares(int n) {
   std::vector<int> v;

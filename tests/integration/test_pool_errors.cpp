@@ -16,17 +16,14 @@
 #include <vector>
 
 #include "helpers/hygiene.hpp"
+#include "helpers/inputs.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using PoolErrors = mp::test::HygieneTest;
 
-std::vector<int> iota(int n) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
+using mp::test::iota;
 
 struct CustomError : std::exception {
   const char* what() const noexcept override { return "custom failure"; }

@@ -33,11 +33,11 @@ void encode_item_error(Writer& out, std::exception_ptr error);
 std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index);
 
 // The crash of the worker that ran the item at `index`, as the exception to raise.
-std::exception_ptr make_crash_error(int pid, int wait_status, std::uint64_t index);
+std::exception_ptr make_crash_error(int pid, int wait_status, int cause, std::uint64_t index);
 
 inline constexpr std::uint8_t kItemOk = 0;
 inline constexpr std::uint8_t kItemError = 1;    // then: type name, message
-inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, i32 wait status
+inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, wait status, CrashCause
 
 // Lets a worker name the argument it is running, so that a crash is pinned on that one
 // argument: the message is run again by a replacement worker, which skips the arguments
@@ -48,6 +48,7 @@ struct ItemMonitor {
   const std::uint32_t* skip = nullptr;            // arguments that crashed a worker, with
   const std::int32_t* skip_pid = nullptr;         //   the pid and wait status of that worker
   const std::int32_t* skip_status = nullptr;
+  const std::int32_t* skip_cause = nullptr;
   std::uint32_t skip_count = 0;
 
   // The position in `skip` of argument i, or -1.
@@ -106,6 +107,7 @@ struct ChunkKernel {
         out.write(&kItemCrashed, 1);
         out.write(&monitor.skip_pid[k], sizeof(std::int32_t));
         out.write(&monitor.skip_status[k], sizeof(std::int32_t));
+        out.write(&monitor.skip_cause[k], sizeof(std::int32_t));
         continue;
       }
       const std::size_t item_start = out.size();

@@ -30,8 +30,10 @@ inline std::exception_ptr decode_failed_item(std::uint8_t status, Reader& in, pi
     std::int32_t crashed_pid = 0;
     std::int32_t wait_status = 0;
     in.read(&crashed_pid, sizeof crashed_pid);
+    std::int32_t cause = 0;
     in.read(&wait_status, sizeof wait_status);
-    return make_crash_error(crashed_pid, wait_status, index);
+    in.read(&cause, sizeof cause);
+    return make_crash_error(crashed_pid, wait_status, cause, index);
   }
   return decode_item_error(in, pid, index);
 }

@@ -1,0 +1,208 @@
+// Ctrl-C (SIGINT) and SIGTERM while a caller is blocked in mp. Each scenario runs in its
+// own child process (signal actions are process-wide), which reports by its exit code;
+// the real signal comes from the test, another process, as from a terminal.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mp/mp.hpp>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+#include "helpers/inputs.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Interrupts = mp::test::HygieneTest;
+
+using mp::test::iota;
+
+// Starts `scenario` in a child, waits until it writes one byte to the pipe it is given
+// (it is blocked, or about to be), sends `signal`, and returns the child's exit code.
+template <class Scenario>
+int run_and_signal(int signal, Scenario scenario) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1000;
+  const int ready_fd = fds[1];
+  mp::Process child([ready_fd, scenario] { scenario(ready_fd); });
+  child.start();
+  ::close(fds[1]);
+  char byte = 0;
+  const bool ready = ::read(fds[0], &byte, 1) == 1;
+  ::close(fds[0]);
+  if (ready) {
+    std::this_thread::sleep_for(100ms);  // let it reach its blocking wait
+    ::kill(child.pid(), signal);
+  }
+  if (!child.join(20s)) {
+    child.kill();
+    child.join();
+    return -1001;
+  }
+  return ready ? *child.exitcode() : -1002;
+}
+
+void say_ready(int fd) { (void)!::write(fd, "r", 1); }
+
+TEST_F(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
+  const int code = run_and_signal(SIGINT, [](int ready) {
+    mp::Pool pool(2);
+    const auto workers = pool.pids();
+    say_ready(ready);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      pool.map([](int) { return ::sleep(30); }, iota(4), 1);
+      std::exit(10);
+    } catch (const mp::Interrupted& e) {
+      if (e.signal() != SIGINT) std::exit(11);
+    }
+    if (std::chrono::steady_clock::now() - t0 > 5s) std::exit(12);  // not prompt
+    for (pid_t w : workers) {
+      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
+    }
+    if (!mp::test::child_pids().empty()) std::exit(14);
+    // The pool was terminated: further use is a clear error, not a hang.
+    try {
+      pool.map([](int x) { return x; }, iota(2));
+      std::exit(15);
+    } catch (const std::logic_error&) {
+    }
+    std::exit(0);
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST_F(Interrupts, SigtermDuringGetThrows) {
+  const int code = run_and_signal(SIGTERM, [](int ready) {
+    mp::Pool pool(1);
+    auto r = pool.apply_async([](int) { return ::sleep(30); }, 0);
+    say_ready(ready);
+    try {
+      r.get();
+      std::exit(10);
+    } catch (const mp::Interrupted& e) {
+      if (e.signal() != SIGTERM) std::exit(11);
+    }
+    std::exit(mp::test::child_pids().empty() ? 0 : 14);
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST_F(Interrupts, SigintDuringImapThrows) {
+  const int code = run_and_signal(SIGINT, [](int ready) {
+    mp::Pool pool(2);
+    int seen = 0;
+    try {
+      for (int y : pool.imap(
+               [](int x) {
+                 if (x >= 2) ::sleep(30);
+                 return x;
+               },
+               iota(10), 1)) {
+        if (++seen == 2) say_ready(ready);
+        (void)y;
+      }
+      std::exit(10);
+    } catch (const mp::Interrupted&) {
+    }
+    std::exit(seen == 2 ? 0 : 16);
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST_F(Interrupts, SigintDuringPoolJoinThrows) {
+  const int code = run_and_signal(SIGINT, [](int ready) {
+    mp::Pool pool(2);
+    auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(2), 1);
+    pool.close();
+    say_ready(ready);
+    try {
+      pool.join();
+      std::exit(10);
+    } catch (const mp::Interrupted&) {
+    }
+    std::exit(mp::test::child_pids().empty() ? 0 : 14);
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST_F(Interrupts, SigintDuringProcessJoinThrows) {
+  const int code = run_and_signal(SIGINT, [](int ready) {
+    mp::Process sleeper([] { ::sleep(30); });
+    sleeper.start();
+    say_ready(ready);
+    try {
+      sleeper.join();
+      std::exit(10);
+    } catch (const mp::Interrupted& e) {
+      if (e.signal() != SIGINT) std::exit(11);
+    }
+    // The child was left running, as documented; the caller decides.
+    if (!sleeper.is_alive()) std::exit(12);
+    sleeper.kill();
+    sleeper.join();
+    std::exit(sleeper.exitcode() == -SIGKILL ? 0 : 13);
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// Outside a blocking call, a signal keeps its default action: mp swallows nothing.
+TEST_F(Interrupts, SignalOutsideAWaitKeepsItsDefaultAction) {
+  mp::Process child([] {
+    mp::Pool pool(2);
+    if (pool.map([](int x) { return x + 1; }, iota(100)).back() != 100) std::exit(10);
+    auto slow = pool.apply_async([](int x) { return x; }, 3);
+    if (slow.get() != 3) std::exit(11);
+    ::raise(SIGINT);
+    std::exit(12);  // not reached: SIGINT's default action ends the process
+  });
+  child.start();
+  ASSERT_TRUE(child.join(20s));
+  EXPECT_EQ(child.exitcode(), -SIGINT);
+}
+
+std::atomic<int> g_app_signals{0};
+
+// An application that handles SIGINT itself keeps its handler: the map completes.
+TEST_F(Interrupts, ApplicationHandlerIsLeftAlone) {
+  const int code = run_and_signal(SIGINT, [](int ready) {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { ++g_app_signals; };
+    ::sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    mp::Pool pool(2);
+    say_ready(ready);
+    const auto ys = pool.map(
+        [](int x) {
+          ::usleep(100'000);
+          return x;
+        },
+        iota(8), 1);
+    if (ys != iota(8)) std::exit(10);
+    std::exit(g_app_signals.load() == 1 ? 0 : 11);
+  });
+  EXPECT_EQ(code, 0);
+}
+
+// Ctrl-C from a terminal reaches every process of the foreground group; the workers
+// ignore it, so the parent alone decides.
+TEST_F(Interrupts, WorkersIgnoreSigint) {
+  mp::Pool pool(2);
+  auto r = pool.map_async(
+      [](int x) {
+        ::usleep(200'000);
+        return x;
+      },
+      iota(4), 1);
+  std::this_thread::sleep_for(50ms);
+  for (pid_t w : pool.pids()) ::kill(w, SIGINT);
+  EXPECT_EQ(std::move(r).get(), iota(4));
+}
+
+}  // namespace

@@ -1,0 +1,235 @@
+// Crash retries and per-worker resource limits, with real crashes and real rlimits: what
+// the caller sees, and that the pool goes on.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mp/mp.hpp>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+#include "helpers/inputs.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using PoolLimits = mp::test::HygieneTest;
+
+using mp::test::iota;
+
+// Counters every worker sees: shared anonymous memory mapped before the pool forks.
+class SharedCounters {
+ public:
+  explicit SharedCounters(std::size_t n)
+      : n_(n),
+        data_(static_cast<std::atomic<int>*>(::mmap(nullptr, n * sizeof(std::atomic<int>),
+                                                    PROT_READ | PROT_WRITE,
+                                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
+    for (std::size_t i = 0; i < n; ++i) new (&data_[i]) std::atomic<int>(0);
+  }
+  ~SharedCounters() { ::munmap(data_, n_ * sizeof(std::atomic<int>)); }
+  std::atomic<int>* get() const { return data_; }
+
+ private:
+  std::size_t n_;
+  std::atomic<int>* data_;
+};
+
+TEST_F(PoolLimits, CrashRetriesRecoverAFlakyTask) {
+  SharedCounters attempts(40);
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.crash_retries = 2;
+  mp::Pool pool(o);
+  std::atomic<int>* counts = attempts.get();
+  // Item 7 dies on its first two attempts and succeeds on the third.
+  const auto ys = pool.map(
+      [counts](int x) {
+        const int attempt = ++counts[x];
+        if (x == 7 && attempt <= 2) ::raise(SIGKILL);
+        return x * 2;
+      },
+      iota(40), 1);
+  std::vector<int> want(40);
+  for (int i = 0; i < 40; ++i) want[static_cast<std::size_t>(i)] = 2 * i;
+  EXPECT_EQ(ys, want);
+  EXPECT_EQ(counts[7].load(), 3);
+}
+
+TEST_F(PoolLimits, CrashRetriesRunOutIntoWorkerCrashed) {
+  SharedCounters attempts(1);
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.crash_retries = 3;
+  mp::Pool pool(o);
+  std::atomic<int>* count = attempts.get();
+  try {
+    pool.apply(
+        [count](int) -> int {
+          ++count[0];
+          std::abort();
+        },
+        0);
+    FAIL() << "no crash";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), SIGABRT);
+    EXPECT_EQ(e.cause(), mp::CrashCause::died);
+  }
+  EXPECT_EQ(count[0].load(), 4) << "one attempt and three retries";
+  EXPECT_EQ(pool.apply([](int x) { return x + 1; }, 1), 2);
+}
+
+// Inside a merged message, a retry runs the crashed argument again; arguments that threw
+// still fail on their own, and every other argument has its value.
+TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
+  SharedCounters attempts(2000);
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.crash_retries = 1;
+  mp::Pool pool(o);
+  std::atomic<int>* counts = attempts.get();
+  auto it = pool.imap(
+      [counts](int x) {
+        const int attempt = ++counts[x];
+        if (x % 500 == 3 && attempt == 1) ::raise(SIGSEGV);
+        if (x == 1000) throw std::out_of_range("x is 1000");
+        return x;
+      },
+      iota(2000), 1);
+  int values = 0;
+  int errors = 0;
+  for (;;) {
+    try {
+      auto v = it.next(30s);
+      if (!v) break;
+      ++values;
+    } catch (const std::out_of_range&) {
+      ++errors;
+    }
+  }
+  EXPECT_EQ(values, 1999);
+  EXPECT_EQ(errors, 1);
+  for (int x : {3, 503, 1003, 1503}) EXPECT_EQ(counts[x].load(), 2) << "item " << x;
+}
+
+TEST_F(PoolLimits, TimeoutsAreNotRetried) {
+  SharedCounters attempts(1);
+  mp::PoolOptions o;
+  o.processes = 1;
+  o.crash_retries = 5;
+  o.task_timeout = 150ms;
+  mp::Pool pool(o);
+  std::atomic<int>* count = attempts.get();
+  EXPECT_THROW(pool.apply(
+                   [count](int) {
+                     ++count[0];
+                     ::pause();
+                     return 0;
+                   },
+                   0),
+               mp::TimeoutError);
+  EXPECT_EQ(count[0].load(), 1);
+}
+
+TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers reserve terabytes of address space; RLIMIT_AS cannot apply";
+#endif
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.memory_limit = std::size_t{64} << 20;
+  mp::Pool pool(o);
+  // 16 MiB fits under the limit; 1 GiB does not.
+  EXPECT_EQ(pool.apply([](std::size_t n) { return std::vector<char>(n, 'a').size(); },
+                       std::size_t{16} << 20),
+            std::size_t{16} << 20);
+  auto results = pool.imap(
+      [](int x) {
+        if (x == 2) {
+          std::vector<char> huge(std::size_t{1} << 30, 'x');
+          return static_cast<int>(huge[12345]);
+        }
+        return x;
+      },
+      iota(5), 1);
+  std::vector<int> got;
+  std::optional<mp::WorkerCrashed> crash;
+  for (;;) {
+    try {
+      auto v = results.next(30s);
+      if (!v) break;
+      got.push_back(*v);
+    } catch (const mp::WorkerCrashed& e) {
+      crash.emplace(e);
+    }
+  }
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 3, 4}));
+  ASSERT_TRUE(crash.has_value());
+  EXPECT_EQ(crash->task_index(), 2u);
+  EXPECT_EQ(crash->cause(), mp::CrashCause::memory_limit);
+  EXPECT_NE(std::string(crash->what()).find("memory_limit"), std::string::npos) << crash->what();
+}
+
+TEST_F(PoolLimits, CpuTimeLimitEndsASpinningTask) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.cpu_time_limit = 1s;
+  mp::Pool pool(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    pool.apply(
+        [](int) {
+          volatile unsigned long spin = 0;
+          for (;;) spin = spin + 1;
+          return 0;
+        },
+        0);
+    FAIL() << "the spinning task was not stopped";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), SIGXCPU);
+    EXPECT_EQ(e.cause(), mp::CrashCause::cpu_time_limit);
+    EXPECT_NE(std::string(e.what()).find("cpu_time_limit"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  // The limit is per task: many short tasks together use more than a second of CPU time
+  // in one worker without hitting it.
+  const auto sums = pool.map(
+      [](int) {
+        volatile unsigned long s = 0;
+        for (unsigned long i = 0; i < 30'000'000; ++i) s = s + i;
+        return 1;
+      },
+      iota(40), 1);
+  EXPECT_EQ(std::accumulate(sums.begin(), sums.end(), 0), 40);
+}
+
+TEST_F(PoolLimits, SleepingDoesNotCountAgainstTheCpuLimit) {
+  mp::PoolOptions o;
+  o.processes = 1;
+  o.cpu_time_limit = 1s;
+  mp::Pool pool(o);
+  EXPECT_EQ(pool.apply(
+                [](int x) {
+                  std::this_thread::sleep_for(1500ms);
+                  return x;
+                },
+                4),
+            4);
+}
+
+TEST_F(PoolLimits, BadLimitsAreRejectedAtTheCall) {
+  mp::PoolOptions o;
+  o.processes = 1;
+  o.cpu_time_limit = -1s;
+  EXPECT_THROW(mp::Pool{o}, std::invalid_argument);
+  o.cpu_time_limit = 0s;
+  o.crash_retries = -1;
+  EXPECT_THROW(mp::Pool{o}, std::invalid_argument);
+}
+
+}  // namespace
