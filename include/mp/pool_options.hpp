@@ -18,8 +18,10 @@ struct PoolOptions {
   std::function<void()> initializer;
   // A worker exits and is replaced after this many tasks (chunks); 0 means never.
   int maxtasksperchild = 0;
-  // A task (one chunk) still running after this long is stopped: its worker is killed
-  // and replaced, and the task fails with mp::TimeoutError. Zero: no limit.
+  // A call of the function on one argument still running after this long is stopped:
+  // its worker is killed and replaced, that argument fails with mp::TimeoutError, and the
+  // rest of its chunk runs in the replacement. Checked while the caller is inside a Pool
+  // call, to within a tenth of the timeout (at least 1 ms). Zero: no limit.
   std::chrono::nanoseconds task_timeout{0};
   // A task whose worker dies (a signal, an exit, a resource limit) runs again, whole, in
   // the replacement worker, up to this many times before it fails with
@@ -35,14 +37,14 @@ struct PoolOptions {
   // process whose heap may be half-updated. Not usable under AddressSanitizer, which
   // reserves terabytes of address space.
   std::size_t memory_limit = 0;
-  // cpu_time_limit: CPU time one task (one chunk) may use, in whole seconds, 0 for none
+  // cpu_time_limit: CPU time one chunk may use, in whole seconds, 0 for none
   // (RLIMIT_CPU, moved before each task; enforced to within a second). Unlike
   // task_timeout it does not count time spent sleeping or waiting.
   std::chrono::seconds cpu_time_limit{0};
   // Merge consecutive small chunks into one message (joblib's auto batching) when their
   // measured run time is far below the cost of a message. Chunks still succeed and fail
   // one argument at a time; only the number of messages changes. Not done with
-  // maxtasksperchild, task_timeout or cpu_time_limit, whose units are chunks.
+  // maxtasksperchild or cpu_time_limit, which count and limit whole chunks.
   //
   // When a worker dies inside one argument, that argument fails with mp::WorkerCrashed
   // and a replacement runs the rest of its message again, skipping it: arguments of the

@@ -11,6 +11,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
 #include "runtime/worker_loop.hpp"
 
@@ -252,12 +253,12 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
         // Run it again as it is, crashed argument included.
         ++s.retries;
         e.rerun = true;
-      } else if (item != UINT32_MAX && !s.killed &&
-                 c.skip_count < runtime::WorkerControl::kMaxSkips) {
+      } else if (item != UINT32_MAX && c.skip_count < runtime::WorkerControl::kMaxSkips) {
         c.skip_items[c.skip_count] = item;
         c.skip_pid[c.skip_count] = s.pid;
         c.skip_status[c.skip_count] = s.wait_status;
-        c.skip_cause[c.skip_count] = static_cast<std::int32_t>(e.cause);
+        c.skip_cause[c.skip_count] =
+            s.killed ? detail::kCauseKilledByPool : static_cast<std::int32_t>(e.cause);
         ++c.skip_count;
         e.rerun = true;
       } else {
@@ -321,6 +322,7 @@ WorkerGroup::Running ProcessGroup::running(int slot) const {
   r.tag = c.running_task.load(std::memory_order_acquire);
   r.since = Clock::time_point(
       std::chrono::nanoseconds(c.running_since_ns.load(std::memory_order_relaxed)));
+  r.item = c.running_item.load(std::memory_order_relaxed);
   return r;
 }
 

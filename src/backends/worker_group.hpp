@@ -65,13 +65,17 @@ class WorkerGroup {
   // Sleeps until a result may be ready, a worker may have exited, or the deadline.
   virtual void sleep_until(Clock::time_point deadline) = 0;
 
-  // The task a slot's worker is running now and when it started (0 tag: none).
+  // The task a slot's worker is running now (0 tag: none), when it started, and the
+  // argument of it being run (UINT32_MAX: none).
   struct Running {
     std::uint64_t tag = 0;
     Clock::time_point since{};
+    std::uint32_t item = UINT32_MAX;
   };
   virtual Running running(int slot) const = 0;
-  // Kills the slot's worker (SIGKILL); its exit is reported through on_exit as usual.
+  // Kills the slot's worker (SIGKILL); its exit is reported through on_exit as usual. An
+  // argument it was running is skipped when its task runs again, and reported as
+  // detail::kCauseKilledByPool.
   virtual void kill(int slot) noexcept = 0;
 
   // Starts a worker in a slot whose worker has exited (reported through on_exit).

@@ -79,8 +79,18 @@ void throw_invalid_chunksize(long long chunksize) {
 }
 
 std::exception_ptr make_crash_error(int pid, int wait_status, int cause, std::uint64_t index) {
+  if (cause == kCauseKilledByPool) {
+    return make_timeout_error(pid, index);
+  }
   return std::make_exception_ptr(
       WorkerCrashed(pid, wait_status, index, static_cast<CrashCause>(cause)));
+}
+
+std::exception_ptr make_timeout_error(int pid, std::uint64_t index) {
+  return std::make_exception_ptr(
+      TimeoutError("mp: task " + std::to_string(index) +
+                   " ran longer than the pool's task_timeout; worker pid " + std::to_string(pid) +
+                   " was killed and replaced"));
 }
 
 void throw_timeout(const char* what) { throw TimeoutError(std::string("mp: timed out: ") + what); }

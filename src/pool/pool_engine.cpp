@@ -22,6 +22,7 @@
 #include <string>
 
 #include "backends/process_group.hpp"
+#include "mp/detail/kernels.hpp"
 #include "mp/detail/pool_core.hpp"
 #include "mp/errors.hpp"
 #include "mp/process.hpp"
@@ -50,6 +51,9 @@ constexpr auto kMaxUnseenResult = std::chrono::milliseconds(1);
 constexpr std::size_t kMaxBatchItems = 16'384;
 // Workers that die before finishing any task, in a row, before the pool gives up.
 constexpr int kMaxFruitlessRespawns = 8;
+// The finest interval at which task_timeout is checked (see enforce_timeouts).
+constexpr auto kMinTimeoutLook = std::chrono::milliseconds(1);
+constexpr std::uint32_t kNoItem = detail::ItemMonitor::kNone;
 // How long terminate() lets workers handle SIGTERM before it kills them.
 constexpr auto kTerminateGrace = std::chrono::seconds(1);
 
@@ -92,7 +96,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     group_ = std::make_unique<backends::ProcessGroup>(std::move(g));
     outstanding_.resize(static_cast<std::size_t>(options_.processes));
     fruitless_.assign(static_cast<std::size_t>(options_.processes), 0);
-    timed_out_.assign(static_cast<std::size_t>(options_.processes), 0);
+    watched_.assign(static_cast<std::size_t>(options_.processes), Watched{});
   }
 
   ~PoolEngine() override {
@@ -232,33 +236,38 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
   }
 
-  // Kills the worker of every task running past task_timeout (its exit then fails the
-  // task with TimeoutError); returns when the next running task would expire.
+  // Kills the worker of every argument running past task_timeout (its exit then fails
+  // that argument with TimeoutError); returns when to look again.
+  //
+  // Workers publish which argument they run but not when it started (a clock read per
+  // argument would cost more than a tiny task): the start of a message's first argument
+  // is exact, a later argument's is when the parent first saw it. Looking every tenth of
+  // the timeout bounds that error, at a few loads per worker per look.
   Clock::time_point enforce_timeouts() {
     next_timeout_ = Clock::time_point::max();
     if (options_.task_timeout.count() == 0) {
       return next_timeout_;
     }
     const auto now = Clock::now();
+    const auto resolution = std::max<Clock::duration>(options_.task_timeout / 10, kMinTimeoutLook);
     for (int w = 0; w < group_->size(); ++w) {
       const auto& q = outstanding_[static_cast<std::size_t>(w)];
       if (q.empty() || !group_->alive(w)) {
         continue;
       }
+      next_timeout_ = std::min(next_timeout_, now + resolution);
       const backends::WorkerGroup::Running r = group_->running(w);
       if (r.tag != q.front().tag) {
-        // Not started yet: check again within one timeout.
-        next_timeout_ = std::min(next_timeout_, now + options_.task_timeout);
-        continue;
+        continue;  // between messages
       }
-      const auto expiry = r.since + options_.task_timeout;
-      if (expiry <= now) {
-        if (timed_out_[static_cast<std::size_t>(w)] != r.tag) {
-          timed_out_[static_cast<std::size_t>(w)] = r.tag;
-          group_->kill(w);
-        }
-      } else {
-        next_timeout_ = std::min(next_timeout_, expiry);
+      Watched& seen = watched_[static_cast<std::size_t>(w)];
+      if (seen.tag != r.tag || seen.item != r.item) {
+        const bool message_start = seen.tag != r.tag && (r.item == 0 || r.item == kNoItem);
+        seen = Watched{r.tag, r.item, message_start ? r.since : now, false};
+      }
+      if (now - seen.since >= options_.task_timeout && !seen.killed) {
+        seen.killed = true;
+        group_->kill(w);
       }
     }
     return next_timeout_;
@@ -292,8 +301,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   // fail one by one, so merging changes nothing the caller sees but speed.
   std::size_t batch_for(const Job& job) const {
     if (!options_.auto_batch || options_.maxtasksperchild > 0 ||
-        options_.task_timeout.count() > 0 || options_.cpu_time_limit.count() > 0 ||
-        job.item_ns_ <= 0) {
+        options_.cpu_time_limit.count() > 0 || job.item_ns_ <= 0) {
       return 1;
     }
     const double chunk_ns = job.item_ns_ * static_cast<double>(job.chunksize());
@@ -404,18 +412,15 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       Pending p = std::move(q.front());
       q.pop_front();
       --p.job->in_flight_;
-      std::uint64_t& timed_out = timed_out_[static_cast<std::size_t>(slot)];
-      if (timed_out == e.running_tag) {
-        p.job->fail_chunk(p.chunk, std::make_exception_ptr(TimeoutError(
-                                       "mp: task " + std::to_string(p.chunk.first) +
-                                       " ran longer than the pool's task_timeout; worker pid " +
-                                       std::to_string(e.pid) + " was killed and replaced")));
+      const Watched& seen = watched_[static_cast<std::size_t>(slot)];
+      if (seen.killed && seen.tag == e.running_tag) {
+        p.job->fail_chunk(p.chunk, detail::make_timeout_error(e.pid, p.chunk.first));
       } else {
         p.job->fail_chunk(p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status,
                                                                          p.chunk.first, e.cause)));
       }
     }
-    timed_out_[static_cast<std::size_t>(slot)] = 0;
+    watched_[static_cast<std::size_t>(slot)] = Watched{};
     if (state_ == State::joined || state_ == State::terminated || broken_) {
       return;
     }
@@ -476,7 +481,15 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   std::vector<std::deque<Pending>> outstanding_;
   int cores_ = mp::cpu_count();
   std::vector<int> fruitless_;
-  std::vector<std::uint64_t> timed_out_;  // per slot: tag killed for its timeout
+  // Per slot: the argument last seen running, since when, and whether it was killed for
+  // running past task_timeout.
+  struct Watched {
+    std::uint64_t tag = 0;
+    std::uint32_t item = kNoItem;
+    Clock::time_point since{};
+    bool killed = false;
+  };
+  std::vector<Watched> watched_;
   Clock::time_point next_timeout_ = Clock::time_point::min();
   std::vector<std::shared_ptr<Job>> jobs_;
   std::size_t next_job_ = 0;

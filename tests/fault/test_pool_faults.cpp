@@ -139,6 +139,45 @@ TEST_F(PoolFaults, InfiniteLoopStoppedByTimeout) {
   EXPECT_EQ(pool.apply([](int x) { return x; }, 5), 5);
 }
 
+// The timeout is per argument: inside a merged message (chunksize 1 over tiny tasks) or a
+// chunk of 10, only the argument that hangs fails; the others of its message run in the
+// replacement.
+void expect_only_item_times_out(int chunksize, int stuck) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.task_timeout = 300ms;
+  mp::Pool pool(o);
+  auto results = pool.imap(
+      [stuck](int x) {
+        if (x == stuck) ::pause();
+        return x;
+      },
+      iota(2000), chunksize);
+  std::vector<int> got;
+  int timeouts = 0;
+  for (;;) {
+    try {
+      auto v = results.next(30s);
+      if (!v) break;
+      got.push_back(*v);
+    } catch (const mp::TimeoutError& e) {
+      ++timeouts;
+      EXPECT_NE(std::string(e.what()).find("task " + std::to_string(stuck)), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(timeouts, 1);
+  std::vector<int> want = iota(2000);
+  want.erase(want.begin() + stuck);
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(PoolFaults, TimeoutInsideAMergedMessageFailsOnlyThatArgument) {
+  expect_only_item_times_out(1, 1234);
+}
+
+TEST_F(PoolFaults, TimeoutInsideAChunkFailsOnlyThatArgument) { expect_only_item_times_out(10, 15); }
+
 struct CrashesWhileSerializing {
   std::vector<char> bulk;
   template <class Archive>

@@ -34,10 +34,15 @@ std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index);
 
 // The crash of the worker that ran the item at `index`, as the exception to raise.
 std::exception_ptr make_crash_error(int pid, int wait_status, int cause, std::uint64_t index);
+// An argument stopped for running past the pool's task_timeout.
+std::exception_ptr make_timeout_error(int pid, std::uint64_t index);
 
 inline constexpr std::uint8_t kItemOk = 0;
 inline constexpr std::uint8_t kItemError = 1;    // then: type name, message
-inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, wait status, CrashCause
+inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, wait status, cause
+// The cause of an argument whose worker the pool killed for running past task_timeout;
+// other causes are mp::CrashCause values.
+inline constexpr std::int32_t kCauseKilledByPool = -1;
 
 // Lets a worker name the argument it is running, so that a crash is pinned on that one
 // argument: the message is run again by a replacement worker, which skips the arguments
