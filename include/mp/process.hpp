@@ -86,7 +86,8 @@ class Process {
   // Must be called before start(). A daemon child is killed when the parent exits.
   void set_daemon(bool daemon);
   // After the child exited: the exception that escaped its target, as mp::RemoteError
-  // (type, message, pid), or nullptr.
+  // (type, message, pid); mp::WorkerCrashed (signal, pid) if a signal killed it; nullptr
+  // if it exited by itself (exitcode() has its status).
   std::exception_ptr exception();
 
  private:

@@ -191,6 +191,8 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
     std::string what = sep == std::string::npos ? std::string() : msg.substr(sep + 1);
     state_->error =
         std::make_exception_ptr(RemoteError(std::move(type), std::move(what), state_->pid, 0));
+  } else if (WIFSIGNALED(status)) {
+    state_->error = std::make_exception_ptr(WorkerCrashed(state_->pid, status, 0));
   }
   return true;
 }

@@ -1,0 +1,143 @@
+// mp::Process when its target dies in each way, with real signals and real exits: the
+// exit code (Python's convention) and the exception() the parent gets back.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <mp/mp.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "helpers/hygiene.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using ProcessFaults = mp::test::HygieneTest;
+
+// Runs `target` in a Process and returns the crash it reports.
+template <class Target>
+mp::WorkerCrashed expect_crash(Target target, int signal) {
+  mp::Process p(target);
+  p.start();
+  EXPECT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), -signal);
+  try {
+    if (p.exception() != nullptr) std::rethrow_exception(p.exception());
+    ADD_FAILURE() << "no exception for a child killed by signal " << signal;
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), signal);
+    EXPECT_EQ(e.pid(), p.pid());
+    return e;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "unexpected " << e.what();
+  }
+  return mp::WorkerCrashed(0, 0, 0);
+}
+
+TEST_F(ProcessFaults, Segfault) {
+  const auto e = expect_crash(
+      [] {
+        void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        *static_cast<volatile int*>(page) = 1;
+      },
+      SIGSEGV);
+  EXPECT_NE(std::string(e.what()).find("SIGSEGV"), std::string::npos) << e.what();
+}
+
+TEST_F(ProcessFaults, Abort) { expect_crash([] { std::abort(); }, SIGABRT); }
+
+TEST_F(ProcessFaults, SigkillFromOutside) {
+  mp::Process p([] { ::pause(); });
+  p.start();
+  ASSERT_EQ(::kill(p.pid(), SIGKILL), 0);
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+  EXPECT_THROW(std::rethrow_exception(p.exception()), mp::WorkerCrashed);
+}
+
+TEST_F(ProcessFaults, ExitWithStatusIsNotAnException) {
+  mp::Process p([] { ::_exit(3); });
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 3);
+  EXPECT_EQ(p.exception(), nullptr);
+}
+
+TEST_F(ProcessFaults, ExceptionComesBackAsRemoteError) {
+  mp::Process p([] { throw std::runtime_error("parser failed on line 3"); });
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 1);
+  try {
+    std::rethrow_exception(p.exception());
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type(), "std::runtime_error");
+    EXPECT_EQ(e.message(), "parser failed on line 3");
+  }
+}
+
+TEST_F(ProcessFaults, InfiniteLoopEndsWithJoinTimeoutAndTerminate) {
+  mp::Process p([] {
+    volatile unsigned long spin = 0;
+    for (;;) spin = spin + 1;
+  });
+  p.start();
+  EXPECT_FALSE(p.join(100ms));
+  p.terminate();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), -SIGTERM);
+}
+
+// A daemon child dies with its parent, even when the parent is SIGKILLed (it cannot run
+// any clean-up); the probe is a subreaper, so the orphan comes back to it to be seen.
+TEST_F(ProcessFaults, DaemonDiesWhenTheParentIsKilled) {
+  mp::Process probe([] {
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) std::exit(20);
+    int fds[2];
+    if (::pipe(fds) != 0) std::exit(21);
+    const int write_fd = fds[1];
+    mp::Process parent([write_fd] {
+      mp::Process daemon([] { ::sleep(30); });
+      daemon.set_daemon(true);
+      daemon.start();
+      const pid_t pid = daemon.pid();
+      (void)!::write(write_fd, &pid, sizeof pid);
+      ::raise(SIGKILL);
+    });
+    parent.start();
+    pid_t daemon_pid = 0;
+    if (::read(fds[0], &daemon_pid, sizeof daemon_pid) != sizeof daemon_pid) std::exit(22);
+    parent.join();
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+        std::exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : 23);
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    std::exit(24);
+  });
+  probe.start();
+  probe.join();
+  EXPECT_EQ(probe.exitcode(), 0);
+}
+
+TEST_F(ProcessFaults, ThousandCrashedProcessesLeakNothing) {
+  const int fds = mp::test::count_open_fds();
+  for (int i = 0; i < 1000; ++i) {
+    mp::Process p([] { ::raise(SIGKILL); });
+    p.start();
+    p.join();
+    ASSERT_EQ(p.exitcode(), -SIGKILL);
+  }
+  EXPECT_EQ(mp::test::count_open_fds(), fds);
+}
+
+}  // namespace
