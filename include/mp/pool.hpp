@@ -349,9 +349,15 @@ class Pool {
 
   // No more tasks may be submitted; workers exit once the queued ones are done (join).
   void close() { core_->close(); }
-  // Waits for the workers to exit. Requires close() or terminate() first (as Python),
-  // else throws std::logic_error.
-  void join() { core_->join(); }
+  // Waits for the queued tasks to finish and the workers to exit. Requires close() or
+  // terminate() first (as Python), else throws std::logic_error.
+  void join() { core_->join(detail::PoolCore::Clock::time_point::max()); }
+  // As join(), waiting at most `timeout`; returns true if the workers have exited, false
+  // if the timeout passed first (the pool stays closed; join or terminate again later).
+  template <class Rep, class Period>
+  bool join(std::chrono::duration<Rep, Period> timeout) {
+    return core_->join(detail::deadline_after(timeout));
+  }
   // Stops the workers now; pending results fail with mp::BrokenPool.
   void terminate() { core_->terminate(); }
 

@@ -57,7 +57,8 @@ constexpr std::uint32_t kNoItem = detail::ItemMonitor::kNone;
 // How long terminate() lets workers handle SIGTERM before it kills them.
 constexpr auto kTerminateGrace = std::chrono::seconds(1);
 
-enum class State { running, closed, joined, terminated };
+// joining: every task is done and the workers were told to exit; joined: they have.
+enum class State { running, closed, joining, joined, terminated };
 
 class PoolEngine final : public detail::PoolCore, private backends::GroupEvents {
  public:
@@ -196,20 +197,29 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
   }
 
-  void join() override {
+  bool join(Clock::time_point deadline) override {
     if (state_ == State::running) {
       throw std::logic_error(
           "mp: Pool is still running: call close() or terminate() before join()");
     }
-    if (state_ == State::joined || state_ == State::terminated) {
+    if (state_ == State::terminated) {
       reap_after_terminate();
-      return;
+      return true;
     }
-    wait(detail::make_condition([this] { return !anything_outstanding(); }),
-         Clock::time_point::max());
-    state_ = State::joined;
-    group_->stop_all();
-    group_->wait_all_exited(*this, Clock::time_point::max());
+    if (state_ == State::closed) {
+      if (!wait(detail::make_condition([this] { return !anything_outstanding(); }), deadline)) {
+        return false;
+      }
+      state_ = State::joining;
+      group_->stop_all();
+    }
+    if (state_ == State::joining) {
+      if (!group_->wait_all_exited(*this, deadline)) {
+        return false;
+      }
+      state_ = State::joined;
+    }
+    return true;
   }
 
   void terminate() override {
@@ -421,7 +431,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       }
     }
     watched_[static_cast<std::size_t>(slot)] = Watched{};
-    if (state_ == State::joined || state_ == State::terminated || broken_) {
+    if (state_ == State::joining || state_ == State::joined || state_ == State::terminated ||
+        broken_) {
       return;
     }
     if (e.init_failed) {

@@ -51,6 +51,9 @@ int run_and_signal(int signal, Scenario scenario) {
 void say_ready(int fd) { (void)!::write(fd, "r", 1); }
 
 TEST_F(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
+  mp::test::user_sees(
+      "Ctrl-C (SIGINT) during `pool.map`: `mp::Interrupted` within milliseconds; the pool is "
+      "terminated, its workers are gone, later calls throw `std::logic_error`");
   const int code = run_and_signal(SIGINT, [](int ready) {
     mp::Pool pool(2);
     const auto workers = pool.pids();
@@ -79,6 +82,9 @@ TEST_F(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
 }
 
 TEST_F(Interrupts, SigtermDuringGetThrows) {
+  mp::test::user_sees(
+      "SIGTERM during `AsyncResult::get`: `mp::Interrupted` with `signal() == SIGTERM`; no worker "
+      "left");
   const int code = run_and_signal(SIGTERM, [](int ready) {
     mp::Pool pool(1);
     auto r = pool.apply_async([](int) { return ::sleep(30); }, 0);
@@ -95,6 +101,9 @@ TEST_F(Interrupts, SigtermDuringGetThrows) {
 }
 
 TEST_F(Interrupts, SigintDuringImapThrows) {
+  mp::test::user_sees(
+      "Ctrl-C while iterating `imap`: `mp::Interrupted` from the iteration, after the results "
+      "already consumed");
   const int code = run_and_signal(SIGINT, [](int ready) {
     mp::Pool pool(2);
     int seen = 0;
@@ -117,6 +126,7 @@ TEST_F(Interrupts, SigintDuringImapThrows) {
 }
 
 TEST_F(Interrupts, SigintDuringPoolJoinThrows) {
+  mp::test::user_sees("Ctrl-C during `pool.join()`: `mp::Interrupted`; no worker left");
   const int code = run_and_signal(SIGINT, [](int ready) {
     mp::Pool pool(2);
     auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(2), 1);
@@ -133,6 +143,9 @@ TEST_F(Interrupts, SigintDuringPoolJoinThrows) {
 }
 
 TEST_F(Interrupts, SigintDuringProcessJoinThrows) {
+  mp::test::user_sees(
+      "Ctrl-C during `Process::join`: `mp::Interrupted`; the child is left running for the caller "
+      "to decide");
   const int code = run_and_signal(SIGINT, [](int ready) {
     mp::Process sleeper([] { ::sleep(30); });
     sleeper.start();
@@ -154,6 +167,9 @@ TEST_F(Interrupts, SigintDuringProcessJoinThrows) {
 
 // Outside a blocking call, a signal keeps its default action: mp swallows nothing.
 TEST_F(Interrupts, SignalOutsideAWaitKeepsItsDefaultAction) {
+  mp::test::user_sees(
+      "SIGINT while no mp call blocks: the default action (the program ends with SIGINT); mp "
+      "swallows nothing");
   mp::Process child([] {
     mp::Pool pool(2);
     if (pool.map([](int x) { return x + 1; }, iota(100)).back() != 100) std::exit(10);
@@ -171,6 +187,9 @@ std::atomic<int> g_app_signals{0};
 
 // An application that handles SIGINT itself keeps its handler: the map completes.
 TEST_F(Interrupts, ApplicationHandlerIsLeftAlone) {
+  mp::test::user_sees(
+      "The application's own SIGINT handler runs and the `map` completes: mp only watches signals "
+      "left at their default action");
   const int code = run_and_signal(SIGINT, [](int ready) {
     struct sigaction sa {};
     sa.sa_handler = [](int) { ++g_app_signals; };
@@ -193,6 +212,9 @@ TEST_F(Interrupts, ApplicationHandlerIsLeftAlone) {
 // Ctrl-C from a terminal reaches every process of the foreground group; the workers
 // ignore it, so the parent alone decides.
 TEST_F(Interrupts, WorkersIgnoreSigint) {
+  mp::test::user_sees(
+      "SIGINT sent to the workers (as a terminal's Ctrl-C reaches the whole group): they ignore it "
+      "and finish their tasks");
   mp::Pool pool(2);
   auto r = pool.map_async(
       [](int x) {

@@ -61,6 +61,9 @@ mp::WorkerCrashed crash_item_17(Die die) {
 }
 
 TEST_F(PoolFaults, Segfault) {
+  mp::test::user_sees(
+      "A task raises SIGSEGV: `mp::WorkerCrashed` (signal 11, pid, task 17) for that task only; "
+      "the other 39 results arrive; the pool goes on");
   const auto e = crash_item_17([] { ::raise(SIGSEGV); });
   EXPECT_EQ(e.signal(), SIGSEGV);
 }
@@ -68,6 +71,8 @@ TEST_F(PoolFaults, Segfault) {
 // A real invalid write (a page with no access rights), not a null store: the sanitizer
 // build would catch a null store itself and abort instead.
 TEST_F(PoolFaults, InvalidMemoryWrite) {
+  mp::test::user_sees(
+      "A task writes to a protected page: `mp::WorkerCrashed` (SIGSEGV) for that task only");
   const auto e = crash_item_17([] {
     void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     *static_cast<volatile int*>(page) = 1;
@@ -76,23 +81,32 @@ TEST_F(PoolFaults, InvalidMemoryWrite) {
 }
 
 TEST_F(PoolFaults, Abort) {
+  mp::test::user_sees("A task calls `abort()`: `mp::WorkerCrashed` (SIGABRT) for that task only");
   const auto e = crash_item_17([] { std::abort(); });
   EXPECT_EQ(e.signal(), SIGABRT);
 }
 
 TEST_F(PoolFaults, ExitWithStatus) {
+  mp::test::user_sees(
+      "A task calls `_exit(3)`: `mp::WorkerCrashed` with `exitcode() == 3` for that task only");
   const auto e = crash_item_17([] { ::_exit(3); });
   EXPECT_EQ(e.signal(), 0);
   EXPECT_EQ(e.exitcode(), 3);
 }
 
 TEST_F(PoolFaults, ExitZeroMidTask) {
+  mp::test::user_sees(
+      "A task calls `exit(0)`: `mp::WorkerCrashed` \"exited with status 0\"; a worker leaving "
+      "mid-task is never a result");
   const auto e = crash_item_17([] { std::exit(0); });
   EXPECT_EQ(e.exitcode(), 0);
   EXPECT_NE(std::string(e.what()).find("exited with status 0"), std::string::npos) << e.what();
 }
 
 TEST_F(PoolFaults, SigkillFromOutside) {
+  mp::test::user_sees(
+      "A busy worker is SIGKILLed from outside: `mp::WorkerCrashed` (SIGKILL, that pid) for its "
+      "task; 100 other tasks complete");
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);  // before the pool, so the workers inherit it
   mp::Pool pool(2);
@@ -122,6 +136,9 @@ TEST_F(PoolFaults, SigkillFromOutside) {
 }
 
 TEST_F(PoolFaults, InfiniteLoopStoppedByTimeout) {
+  mp::test::user_sees(
+      "A task loops forever under `task_timeout = 200ms`: `mp::TimeoutError`; the worker is "
+      "replaced");
   mp::PoolOptions o;
   o.processes = 2;
   o.task_timeout = 200ms;
@@ -173,10 +190,18 @@ void expect_only_item_times_out(int chunksize, int stuck) {
 }
 
 TEST_F(PoolFaults, TimeoutInsideAMergedMessageFailsOnlyThatArgument) {
+  mp::test::user_sees(
+      "One argument hangs among 2000 tiny ones (chunksize 1, auto batching on): `mp::TimeoutError` "
+      "for that argument only, 1999 results");
   expect_only_item_times_out(1, 1234);
 }
 
-TEST_F(PoolFaults, TimeoutInsideAChunkFailsOnlyThatArgument) { expect_only_item_times_out(10, 15); }
+TEST_F(PoolFaults, TimeoutInsideAChunkFailsOnlyThatArgument) {
+  mp::test::user_sees(
+      "One argument hangs inside a chunk of 10: `mp::TimeoutError` for that argument only; the "
+      "rest of its chunk runs in the replacement");
+  expect_only_item_times_out(10, 15);
+}
 
 struct CrashesWhileSerializing {
   std::vector<char> bulk;
@@ -188,6 +213,8 @@ struct CrashesWhileSerializing {
 };
 
 TEST_F(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
+  mp::test::user_sees(
+      "A worker dies while writing an 8 MiB result: `mp::WorkerCrashed`, never a partial result");
   mp::Pool pool(1);
   auto r = pool.apply_async(
       [](std::size_t n) { return CrashesWhileSerializing{std::vector<char>(n, 'x')}; },
@@ -197,6 +224,9 @@ TEST_F(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
 }
 
 TEST_F(PoolFaults, ThousandCrashesInARowLeakNothing) {
+  mp::test::user_sees(
+      "1000 worker crashes in a row: each is `mp::WorkerCrashed`; the parent's fd count is "
+      "unchanged and its RSS grows < 2 MiB");
   mp::Pool pool(2);
   auto rss_kib = [] {
     std::ifstream f("/proc/self/status");
@@ -235,6 +265,9 @@ TEST_F(PoolFaults, ThousandCrashesInARowLeakNothing) {
 // probe becomes a child subreaper so the orphaned workers are handed to it and it can see
 // them go.
 TEST_F(PoolFaults, WorkersDieWhenTheParentIsKilled) {
+  mp::test::user_sees(
+      "The parent is SIGKILLed while its pool is busy: every worker dies with it (parent-death "
+      "signal), none is orphaned");
   mp::Process probe([] {
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) std::exit(20);
     int fds[2];
@@ -278,6 +311,9 @@ TEST_F(PoolFaults, WorkersDieWhenTheParentIsKilled) {
 }
 
 TEST_F(PoolFaults, TerminateWhileBusyLeavesNothing) {
+  mp::test::user_sees(
+      "`pool.terminate()` while tasks run: pending results throw `mp::BrokenPool`; every worker is "
+      "gone");
   mp::Pool pool(2);
   auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(8), 1);
   const auto pids = pool.pids();

@@ -41,6 +41,8 @@ class SharedCounters {
 };
 
 TEST_F(PoolLimits, CrashRetriesRecoverAFlakyTask) {
+  mp::test::user_sees(
+      "A task that dies twice, with `crash_retries = 2`: its third attempt's value, no exception");
   SharedCounters attempts(40);
   mp::PoolOptions o;
   o.processes = 2;
@@ -62,6 +64,9 @@ TEST_F(PoolLimits, CrashRetriesRecoverAFlakyTask) {
 }
 
 TEST_F(PoolLimits, CrashRetriesRunOutIntoWorkerCrashed) {
+  mp::test::user_sees(
+      "A task that always aborts, with `crash_retries = 3`: `mp::WorkerCrashed` after exactly four "
+      "attempts");
   SharedCounters attempts(1);
   mp::PoolOptions o;
   o.processes = 2;
@@ -87,6 +92,9 @@ TEST_F(PoolLimits, CrashRetriesRunOutIntoWorkerCrashed) {
 // Inside a merged message, a retry runs the crashed argument again; arguments that threw
 // still fail on their own, and every other argument has its value.
 TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
+  mp::test::user_sees(
+      "Crashes retried inside merged messages of 2000 tiny tasks: every value arrives, an "
+      "exception thrown by another argument still reaches the caller");
   SharedCounters attempts(2000);
   mp::PoolOptions o;
   o.processes = 2;
@@ -118,6 +126,9 @@ TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
 }
 
 TEST_F(PoolLimits, TimeoutsAreNotRetried) {
+  mp::test::user_sees(
+      "A task stopped by `task_timeout` with `crash_retries = 5`: `mp::TimeoutError` after one "
+      "attempt");
   SharedCounters attempts(1);
   mp::PoolOptions o;
   o.processes = 1;
@@ -137,6 +148,9 @@ TEST_F(PoolLimits, TimeoutsAreNotRetried) {
 }
 
 TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
+  mp::test::user_sees(
+      "A task allocates 1 GiB under `memory_limit = 64 MiB`: `mp::WorkerCrashed` with `cause() == "
+      "CrashCause::memory_limit` for that task only");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "the sanitizers reserve terabytes of address space; RLIMIT_AS cannot apply";
 #endif
@@ -176,6 +190,9 @@ TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
 }
 
 TEST_F(PoolLimits, CpuTimeLimitEndsASpinningTask) {
+  mp::test::user_sees(
+      "A task spins under `cpu_time_limit = 1s`: `mp::WorkerCrashed` (SIGXCPU, "
+      "`CrashCause::cpu_time_limit`); short tasks are unaffected");
   mp::PoolOptions o;
   o.processes = 2;
   o.cpu_time_limit = 1s;
@@ -209,6 +226,8 @@ TEST_F(PoolLimits, CpuTimeLimitEndsASpinningTask) {
 }
 
 TEST_F(PoolLimits, SleepingDoesNotCountAgainstTheCpuLimit) {
+  mp::test::user_sees(
+      "A task sleeps 1.5 s under `cpu_time_limit = 1s`: its value (sleeping uses no CPU time)");
   mp::PoolOptions o;
   o.processes = 1;
   o.cpu_time_limit = 1s;
@@ -223,6 +242,9 @@ TEST_F(PoolLimits, SleepingDoesNotCountAgainstTheCpuLimit) {
 }
 
 TEST_F(PoolLimits, BadLimitsAreRejectedAtTheCall) {
+  mp::test::user_sees(
+      "A negative `cpu_time_limit` or `crash_retries`: `std::invalid_argument` from the "
+      "constructor");
   mp::PoolOptions o;
   o.processes = 1;
   o.cpu_time_limit = -1s;

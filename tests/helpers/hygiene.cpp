@@ -65,6 +65,8 @@ std::vector<int> child_pids() {
   return out;
 }
 
+void user_sees(const std::string& text) { ::testing::Test::RecordProperty("user_sees", text); }
+
 void HygieneTest::SetUp() { fds_before_ = count_open_fds(); }
 
 void HygieneTest::TearDown() {

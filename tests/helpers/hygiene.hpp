@@ -16,6 +16,10 @@ std::vector<std::string> mp_shm_entries();
 // Pids of this process's children, zombies included (from /proc).
 std::vector<int> child_pids();
 
+// Records what a user sees in this test's scenario (a test property, in the JSON report),
+// for the table of fault scenarios in README.md (scripts/fault_table.py).
+void user_sees(const std::string& text);
+
 class HygieneTest : public ::testing::Test {
  protected:
   void SetUp() override;

@@ -366,6 +366,22 @@ TEST_F(PoolTest, CloseJoinTerminateSemantics) {
   pool.join();  // twice is harmless
 }
 
+TEST_F(PoolTest, JoinWithTimeoutReturnsFalseWhileTasksRun) {
+  mp::Pool pool(1);
+  auto r = pool.map_async(
+      [](int x) {
+        ::usleep(300'000);
+        return x;
+      },
+      iota(2), 1);
+  pool.close();
+  EXPECT_FALSE(pool.join(50ms));
+  EXPECT_EQ(pool.pids().size(), 1u);
+  EXPECT_TRUE(pool.join(20s));
+  EXPECT_EQ(std::move(r).get(), iota(2));
+  EXPECT_TRUE(pool.join(0ms));
+}
+
 TEST_F(PoolTest, TerminateFailsPendingWork) {
   mp::Pool pool(2);
   auto r = pool.apply_async([](int s) { return ::sleep(static_cast<unsigned>(s)); }, 30);

@@ -77,7 +77,8 @@ class PoolCore {
   // Runs the pool until `done()` or the deadline; returns done().
   virtual bool wait(WaitCondition done, Clock::time_point deadline) = 0;
   virtual void close() = 0;
-  virtual void join() = 0;
+  // Returns false if the deadline passed first (join may be called again).
+  virtual bool join(Clock::time_point deadline) = 0;
   virtual void terminate() = 0;
 };
 
