@@ -29,8 +29,13 @@ def run_suite(build_dir):
         exe = os.path.join(build_dir, "tests", name)
         with tempfile.TemporaryDirectory() as tmp:
             report = os.path.join(tmp, "report.json")
-            subprocess.run([exe, f"--gtest_output=json:{report}"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=600, check=False)
+            run = subprocess.run([exe, f"--gtest_output=json:{report}"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 timeout=600, check=False)
+            if not os.path.exists(report):
+                # The binary died before writing its report (a crash in the runner itself).
+                failed.append(f"{name} (exit status {run.returncode}, no report)")
+                continue
             with open(report, encoding="utf-8") as f:
                 data = json.load(f)
         for suite in data["testsuites"]:

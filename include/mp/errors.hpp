@@ -1,4 +1,5 @@
-// The exceptions mp throws. All derive from mp::Error, itself a std::runtime_error.
+// The exceptions mp throws. All derive from mp::Error, itself a std::runtime_error, except
+// mp::Interrupted (a signal, not a failure).
 //
 // Misuse (a chunksize of 0, calling map on a closed pool) is std::invalid_argument or
 // std::logic_error at the call instead, and failed system calls are std::system_error
@@ -80,7 +81,10 @@ class TimeoutError : public Error {
 // terminated: its workers are stopped and its other pending results fail with
 // mp::BrokenPool. Only signals left at their default action are turned into this
 // exception; an application's own handlers are not touched.
-class Interrupted : public Error {
+//
+// Not an mp::Error, as Python's KeyboardInterrupt is not an Exception: code that catches
+// mp::Error to handle a task's failure does not swallow a Ctrl-C by accident.
+class Interrupted : public std::runtime_error {
  public:
   // `context` says what was interrupted and what was done about it.
   Interrupted(int signal, const std::string& context);

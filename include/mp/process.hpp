@@ -86,8 +86,9 @@ class Process {
   // Must be called before start(). A daemon child is killed when the parent exits.
   void set_daemon(bool daemon);
   // After the child exited: the exception that escaped its target, as mp::RemoteError
-  // (type, message, pid); mp::WorkerCrashed (signal, pid) if a signal killed it; nullptr
-  // if it exited by itself (exitcode() has its status).
+  // (type, message, pid); mp::WorkerCrashed (signal, pid) if a signal killed it, other
+  // than the one terminate() or kill() sent; nullptr if it exited by itself (exitcode()
+  // has its status) or was stopped on request.
   std::exception_ptr exception();
 
  private:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <map>
 #include <new>
 #include <stdexcept>
 
@@ -36,11 +37,13 @@ struct ProcessGroup::Slot {
   sys::UniqueFd pidfd;
   int wait_status = 0;
   bool exited = false;  // reaped, exit not yet reported
-  bool killed = false;  // by kill(): the pool gave up on the running task
-  // The task and argument whose crashes are being retried, and how often they were.
+  // Set by kill(): the task and argument the pool gave up on.
+  bool killed = false;
+  std::uint64_t kill_tag = 0;
+  std::uint32_t kill_item = 0;
+  // The task whose crashes are being retried, and how often each of its arguments was.
   std::uint64_t retry_tag = 0;
-  std::uint32_t retry_item = 0;
-  int retries = 0;
+  std::map<std::uint32_t, int> retries;
   runtime::WorkerConfig config;
 };
 
@@ -220,6 +223,10 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
   e.init_failed = (state & runtime::kWorkerInitFailed) != 0;
   if ((state & runtime::kWorkerOutOfMemory) != 0) {
     e.cause = CrashCause::memory_limit;
+  } else if (options_.cpu_time_limit.count() > 0 && WIFSIGNALED(s.wait_status) &&
+             WTERMSIG(s.wait_status) == SIGXCPU) {
+    // The kernel sends SIGXCPU when the worker passes the limit set before each task.
+    e.cause = CrashCause::cpu_time_limit;
   }
   if (e.init_failed) {
     c.init_error[sizeof c.init_error - 1] = '\0';
@@ -231,29 +238,36 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
                        ? "killed by signal " + std::to_string(WTERMSIG(s.wait_status))
                        : "exited with status " + std::to_string(WEXITSTATUS(s.wait_status));
   }
-  // The task that died with the worker: if it died inside one argument, and was not
-  // killed by the pool (a timeout fails the whole task), the replacement runs it again
-  // without that argument; otherwise its frame is skipped so it does not run twice.
+  // The task that died with the worker, whose frame is still first in the task ring:
+  // - a crash, with crash_retries left for the argument it died in: run it again whole;
+  // - a crash or a kill inside one argument: the replacement runs the task again and
+  //   reports that argument as crashed (or timed out) instead of running it;
+  // - a kill aimed at an argument the worker had already finished: run it again, nothing
+  //   failed;
+  // - a death outside any argument: the frame is dropped so it never runs twice, and the
+  //   pool fails the whole task.
   // Tasks queued behind it stay.
   if (e.running_tag != 0) {
     transport::ChannelConsumer tasks(s.region.task_channel());
     transport::Frame f;
     if (tasks.try_read(f) && f.tag() == e.running_tag) {
       const std::uint32_t item = c.running_item.load(std::memory_order_relaxed);
+      const bool in_argument = item < detail::ItemMonitor::kDone;
       if (c.skip_tag != e.running_tag) {
         c.skip_tag = e.running_tag;
         c.skip_count = 0;
       }
-      if (s.retry_tag != e.running_tag || s.retry_item != item) {
+      if (s.retry_tag != e.running_tag) {
         s.retry_tag = e.running_tag;
-        s.retry_item = item;
-        s.retries = 0;
+        s.retries.clear();
       }
-      if (!s.killed && s.retries < options_.crash_retries) {
-        // Run it again as it is, crashed argument included.
-        ++s.retries;
+      const bool missed = s.killed && (s.kill_tag != e.running_tag || s.kill_item != item);
+      if (missed) {
         e.rerun = true;
-      } else if (item != UINT32_MAX && c.skip_count < runtime::WorkerControl::kMaxSkips) {
+      } else if (!s.killed && s.retries[item] < options_.crash_retries) {
+        ++s.retries[item];
+        e.rerun = true;
+      } else if (in_argument && c.skip_count < runtime::WorkerControl::kMaxSkips) {
         c.skip_items[c.skip_count] = item;
         c.skip_pid[c.skip_count] = s.pid;
         c.skip_status[c.skip_count] = s.wait_status;
@@ -266,6 +280,7 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
       }
     }
   }
+  e.killed = s.killed && !e.rerun;
   s.killed = false;
   s.region.reset_results_and_state();
   s.pid = 0;
@@ -326,10 +341,12 @@ WorkerGroup::Running ProcessGroup::running(int slot) const {
   return r;
 }
 
-void ProcessGroup::kill(int slot) noexcept {
+void ProcessGroup::kill(int slot, std::uint64_t tag, std::uint32_t item) noexcept {
   Slot& s = *slots_[slot];
   if (s.pid > 0 && !s.exited) {
     s.killed = true;
+    s.kill_tag = tag;
+    s.kill_item = item;
     ::kill(s.pid, SIGKILL);
   }
 }
@@ -339,12 +356,15 @@ void ProcessGroup::respawn(int slot) { spawn(slot); }
 void ProcessGroup::stop_all() {
   for (auto& s : slots_) {
     if (s->pid > 0 && !s->exited) {
-      // A stop frame is tiny; wait for room if the ring is full of unread tasks.
-      while (!s->tasks.has_room()) {
+      // A stop frame is tiny; wait for room if the ring is full of unread tasks, unless
+      // the worker dies meanwhile (then it needs no stop frame).
+      while (!s->tasks.has_room() && !s->exited) {
         sleep_until(Clock::now() + std::chrono::milliseconds(1));
       }
-      s->tasks.begin(runtime::kStopFrame, 0, nullptr);
-      s->tasks.commit();
+      if (!s->exited) {
+        s->tasks.begin(runtime::kStopFrame, 0, nullptr);
+        s->tasks.commit();
+      }
     }
   }
 }

@@ -42,7 +42,7 @@ class ProcessGroup final : public WorkerGroup {
   bool poll(GroupEvents& events) override;
   void sleep_until(Clock::time_point deadline) override;
   Running running(int slot) const override;
-  void kill(int slot) noexcept override;
+  void kill(int slot, std::uint64_t tag, std::uint32_t item) noexcept override;
   void respawn(int slot) override;
   void stop_all() override;
   void signal_all(int signal) noexcept override;

@@ -28,6 +28,8 @@ struct WorkerExit {
   // The running task will run again in the replacement, either whole (a crash retry) or
   // skipping the argument that crashed (reported in its results); it is not failed now.
   bool rerun = false;
+  // The pool killed it (kill()) and the task it aimed at fails whole.
+  bool killed = false;
   CrashCause cause = CrashCause::died;
   std::string init_error;
 };
@@ -66,17 +68,20 @@ class WorkerGroup {
   virtual void sleep_until(Clock::time_point deadline) = 0;
 
   // The task a slot's worker is running now (0 tag: none), when it started, and the
-  // argument of it being run (UINT32_MAX: none).
+  // argument of it being run (detail::ItemMonitor::kNone before the first argument,
+  // kDone after the last).
   struct Running {
     std::uint64_t tag = 0;
     Clock::time_point since{};
     std::uint32_t item = UINT32_MAX;
   };
   virtual Running running(int slot) const = 0;
-  // Kills the slot's worker (SIGKILL); its exit is reported through on_exit as usual. An
-  // argument it was running is skipped when its task runs again, and reported as
-  // detail::kCauseKilledByPool.
-  virtual void kill(int slot) noexcept = 0;
+  // Kills the slot's worker (SIGKILL) because it ran argument `item` of task `tag` (as
+  // running() said) too long; its exit is reported through on_exit as usual. If it was
+  // still in that argument, the task runs again in the replacement, which reports the
+  // argument as detail::kCauseKilledByPool; if it had moved on, the task just runs again;
+  // if `item` is no argument (outside the arguments), the task fails (WorkerExit::killed).
+  virtual void kill(int slot, std::uint64_t tag, std::uint32_t item) noexcept = 0;
 
   // Starts a worker in a slot whose worker has exited (reported through on_exit).
   virtual void respawn(int slot) = 0;

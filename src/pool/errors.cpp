@@ -19,14 +19,6 @@ std::string remote_message(const std::string& type, const std::string& message, 
          std::to_string(pid) + ": " + message;
 }
 
-// SIGXCPU is sent only for RLIMIT_CPU, which workers get from cpu_time_limit.
-CrashCause cause_of(int status, CrashCause cause) {
-  if (cause == CrashCause::died && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) {
-    return CrashCause::cpu_time_limit;
-  }
-  return cause;
-}
-
 std::string crash_message(pid_t pid, int status, std::uint64_t index, CrashCause cause) {
   std::string how;
   if (WIFSIGNALED(status)) {
@@ -59,17 +51,18 @@ RemoteError::RemoteError(std::string type, std::string message, pid_t pid, std::
       task_index_(task_index) {}
 
 WorkerCrashed::WorkerCrashed(pid_t pid, int wait_status, std::uint64_t task_index, CrashCause cause)
-    : Error(crash_message(pid, wait_status, task_index, cause_of(wait_status, cause))),
+    : Error(crash_message(pid, wait_status, task_index, cause)),
       pid_(pid),
       signal_(WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0),
       exitcode_(WIFSIGNALED(wait_status) ? -WTERMSIG(wait_status)
                                          : (WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0)),
       task_index_(task_index),
-      cause_(cause_of(wait_status, cause)) {}
+      cause_(cause) {}
 
 Interrupted::Interrupted(int signal, const std::string& context)
-    : Error(std::string("mp: SIG") +
-            (sigabbrev_np(signal) != nullptr ? sigabbrev_np(signal) : "?") + " arrived " + context),
+    : std::runtime_error(std::string("mp: SIG") +
+                         (sigabbrev_np(signal) != nullptr ? sigabbrev_np(signal) : "?") +
+                         " arrived " + context),
       signal_(signal) {}
 
 namespace detail {

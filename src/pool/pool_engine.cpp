@@ -202,7 +202,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       throw std::logic_error(
           "mp: Pool is still running: call close() or terminate() before join()");
     }
-    if (state_ == State::terminated) {
+    if (state_ == State::terminated || broken_) {
+      // A broken pool has killed its workers already; its tasks will never finish.
       reap_after_terminate();
       return true;
     }
@@ -214,6 +215,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       group_->stop_all();
     }
     if (state_ == State::joining) {
+      // Every task is done: the workers exit as soon as they read their stop frame.
       if (!group_->wait_all_exited(*this, deadline)) {
         return false;
       }
@@ -250,8 +252,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   // that argument with TimeoutError); returns when to look again.
   //
   // Workers publish which argument they run but not when it started (a clock read per
-  // argument would cost more than a tiny task): the start of a message's first argument
-  // is exact, a later argument's is when the parent first saw it. Looking every tenth of
+  // argument would cost more than a tiny task): a message seen before or in its first
+  // argument is timed from its start, a later argument from when the parent first saw
+  // it. Looking every tenth of
   // the timeout bounds that error, at a few loads per worker per look.
   Clock::time_point enforce_timeouts() {
     next_timeout_ = Clock::time_point::max();
@@ -277,7 +280,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       }
       if (now - seen.since >= options_.task_timeout && !seen.killed) {
         seen.killed = true;
-        group_->kill(w);
+        group_->kill(w, seen.tag, seen.item);
       }
     }
     return next_timeout_;
@@ -384,8 +387,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
 
   void on_result(int slot, std::uint64_t tag, std::uint64_t elapsed_ns, bool ok,
                  detail::Reader& payload) override {
-    if (broken_) {
-      return;
+    if (broken_ || state_ == State::terminated) {
+      return;  // every pending job has failed already; results still draining are late
     }
     auto& q = outstanding_[static_cast<std::size_t>(slot)];
     if (q.empty() || q.front().tag != tag) {
@@ -422,8 +425,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       Pending p = std::move(q.front());
       q.pop_front();
       --p.job->in_flight_;
-      const Watched& seen = watched_[static_cast<std::size_t>(slot)];
-      if (seen.killed && seen.tag == e.running_tag) {
+      if (e.killed) {
         p.job->fail_chunk(p.chunk, detail::make_timeout_error(e.pid, p.chunk.first));
       } else {
         p.job->fail_chunk(p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status,

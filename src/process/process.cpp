@@ -70,6 +70,7 @@ struct Process::State {
   sys::UniqueFd error_pipe;  // the child writes the escaped exception here
   std::optional<int> status;
   std::exception_ptr error;
+  int signal_sent = 0;  // by terminate() or kill(): a death the caller asked for
 };
 
 void Process::StateDeleter::operator()(State* s) const noexcept { delete s; }
@@ -191,7 +192,7 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
     std::string what = sep == std::string::npos ? std::string() : msg.substr(sep + 1);
     state_->error =
         std::make_exception_ptr(RemoteError(std::move(type), std::move(what), state_->pid, 0));
-  } else if (WIFSIGNALED(status)) {
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) != state_->signal_sent) {
     state_->error = std::make_exception_ptr(WorkerCrashed(state_->pid, status, 0));
   }
   return true;
@@ -208,12 +209,14 @@ bool Process::is_alive() {
 
 void Process::terminate() {
   if (state_ && !state_->status) {
+    state_->signal_sent = SIGTERM;
     ::kill(state_->pid, SIGTERM);
   }
 }
 
 void Process::kill() {
   if (state_ && !state_->status) {
+    state_->signal_sent = SIGKILL;
     ::kill(state_->pid, SIGKILL);
   }
 }

@@ -49,7 +49,8 @@ std::size_t address_space_in_use() {
 }
 
 void limit_memory(std::size_t extra) {
-  const auto limit = static_cast<rlim_t>(address_space_in_use() + extra);
+  const std::size_t in_use = address_space_in_use();
+  const auto limit = static_cast<rlim_t>(extra > SIZE_MAX - in_use ? SIZE_MAX : in_use + extra);
   const rlimit lim{limit, limit};
   if (::setrlimit(RLIMIT_AS, &lim) != 0) {
     std::perror("mp: setrlimit(RLIMIT_AS)");
@@ -134,12 +135,13 @@ class Worker final : public transport::ProducerWait {
     }
     // Announce the task before touching it, so a crash from here on is attributed to it.
     // (The parent reads these after the worker's death, which the kernel orders, or to
-    // time the task out, where a stale value only delays the check.)
+    // time the task out: the release pairs the new tag with its start time and argument.)
     const auto start = Clock::now();
+    control_.running_item.store(detail::ItemMonitor::kNone, std::memory_order_relaxed);
     control_.running_since_ns.store(
         std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count(),
         std::memory_order_relaxed);
-    control_.running_task.store(frame.tag(), std::memory_order_relaxed);
+    control_.running_task.store(frame.tag(), std::memory_order_release);
     if (!results_.has_room()) {
       results_.wake_consumer();
       wait_until([&] { return results_.has_room(); });
@@ -166,9 +168,9 @@ class Worker final : public transport::ProducerWait {
         monitor.skip_count = control_.skip_count;
       }
       fn(in, results_, monitor);
-      control_.running_item.store(detail::ItemMonitor::kNone, std::memory_order_relaxed);
+      control_.running_item.store(detail::ItemMonitor::kDone, std::memory_order_relaxed);
     } catch (...) {
-      control_.running_item.store(detail::ItemMonitor::kNone, std::memory_order_relaxed);
+      control_.running_item.store(detail::ItemMonitor::kDone, std::memory_order_relaxed);
       detail::encode_task_error(results_, kResultHeaderBytes, UINT32_MAX, std::current_exception());
     }
     const auto elapsed = static_cast<std::uint64_t>(
@@ -246,6 +248,11 @@ void run_worker(WorkerRegion& region, const WorkerConfig& config) {
   g_control = &region.control();
   if (config.memory_limit > 0) {
     limit_memory(config.memory_limit);
+  }
+  if (config.cpu_time_limit.count() > 0) {
+    // SIGXCPU's default action dumps core; a task over its limit is not a bug to debug.
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
   }
   Worker worker(region, config);
   worker.run();

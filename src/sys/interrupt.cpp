@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <new>
 
 namespace mp::sys {
 namespace {
@@ -22,6 +23,12 @@ struct sigaction g_previous[kCount];
 
 void record(int signal) { g_pending.store(signal, std::memory_order_relaxed); }
 
+bool is_ours(int signal) {
+  struct sigaction current {};
+  return ::sigaction(signal, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 &&
+         current.sa_handler == record;
+}
+
 }  // namespace
 
 InterruptWatch::InterruptWatch() {
@@ -39,8 +46,9 @@ InterruptWatch::InterruptWatch() {
     struct sigaction mine {};
     mine.sa_handler = record;
     ::sigemptyset(&mine.sa_mask);
-    // No SA_RESTART: the blocked wait must return with EINTR and look at the flag.
-    mine.sa_flags = 0;
+    // poll and epoll_wait return EINTR whatever the flag; SA_RESTART spares the
+    // application's other threads EINTR from their reads and writes meanwhile.
+    mine.sa_flags = SA_RESTART;
     if (::sigaction(kWatched[i], &mine, &g_previous[i]) == 0) {
       g_installed[i] = true;
     }
@@ -55,10 +63,11 @@ InterruptWatch::~InterruptWatch() {
       return;
     }
     for (int i = 0; i < kCount; ++i) {
-      if (g_installed[i]) {
+      // An action the application set meanwhile is its own: leave it.
+      if (g_installed[i] && is_ours(kWatched[i])) {
         ::sigaction(kWatched[i], &g_previous[i], nullptr);
-        g_installed[i] = false;
       }
+      g_installed[i] = false;
     }
     unseen = g_pending.exchange(0, std::memory_order_relaxed);
   }
@@ -69,12 +78,15 @@ InterruptWatch::~InterruptWatch() {
 
 void InterruptWatch::reset_in_child() noexcept {
   for (int i = 0; i < kCount; ++i) {
-    struct sigaction current {};
-    if (::sigaction(kWatched[i], nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) == 0 &&
-        current.sa_handler == record) {
+    if (is_ours(kWatched[i])) {
       ::signal(kWatched[i], SIG_DFL);
     }
+    g_installed[i] = false;
   }
+  // The child has one thread and no watch of its own; the parent's count, and its mutex
+  // (which another thread of the parent may have held at the fork), start afresh.
+  g_depth = 0;
+  new (&g_mutex) std::mutex;
   g_pending.store(0, std::memory_order_relaxed);
 }
 

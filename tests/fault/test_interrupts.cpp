@@ -11,6 +11,7 @@
 #include <mp/mp.hpp>
 #include <numeric>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
@@ -182,6 +183,11 @@ TEST_F(Interrupts, SignalOutsideAWaitKeepsItsDefaultAction) {
   ASSERT_TRUE(child.join(20s));
   EXPECT_EQ(child.exitcode(), -SIGINT);
 }
+
+// Not an mp::Error, as KeyboardInterrupt is not an Exception: a handler for task
+// failures does not swallow Ctrl-C.
+static_assert(!std::is_base_of_v<mp::Error, mp::Interrupted>);
+static_assert(std::is_base_of_v<std::exception, mp::Interrupted>);
 
 std::atomic<int> g_app_signals{0};
 

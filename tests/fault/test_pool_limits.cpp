@@ -125,6 +125,62 @@ TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
   for (int x : {3, 503, 1003, 1503}) EXPECT_EQ(counts[x].load(), 2) << "item " << x;
 }
 
+// The budget is per argument: two arguments of one message that always crash each run
+// 1 + crash_retries times, however their crashes alternate.
+TEST_F(PoolLimits, CrashRetriesAreCountedPerArgument) {
+  mp::test::user_sees(
+      "Two arguments of one chunk always crash, `crash_retries = 1`: each runs exactly twice "
+      "and fails with `mp::WorkerCrashed`; the other eight have values");
+  SharedCounters attempts(10);
+  mp::PoolOptions o;
+  o.processes = 1;
+  o.crash_retries = 1;
+  o.auto_batch = false;
+  mp::Pool pool(o);
+  std::atomic<int>* counts = attempts.get();
+  auto results = pool.imap(
+      [counts](int x) {
+        ++counts[x];
+        if (x == 3 || x == 7) ::raise(SIGKILL);
+        return x;
+      },
+      iota(10), 10);
+  int values = 0;
+  int crashes = 0;
+  for (;;) {
+    try {
+      auto v = results.next(30s);
+      if (!v) break;
+      ++values;
+    } catch (const mp::WorkerCrashed&) {
+      ++crashes;
+    }
+  }
+  EXPECT_EQ(values, 8);
+  EXPECT_EQ(crashes, 2);
+  EXPECT_EQ(counts[3].load(), 2);
+  EXPECT_EQ(counts[7].load(), 2);
+}
+
+TEST_F(PoolLimits, SigxcpuWithoutALimitIsAPlainCrash) {
+  mp::test::user_sees(
+      "A task dies of SIGXCPU in a pool without `cpu_time_limit`: `mp::WorkerCrashed` with "
+      "`cause() == CrashCause::died`");
+  mp::Pool pool(1);
+  try {
+    pool.apply(
+        [](int) -> int {
+          ::raise(SIGXCPU);
+          return 0;
+        },
+        0);
+    FAIL() << "no crash";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), SIGXCPU);
+    EXPECT_EQ(e.cause(), mp::CrashCause::died);
+  }
+}
+
 TEST_F(PoolLimits, TimeoutsAreNotRetried) {
   mp::test::user_sees(
       "A task stopped by `task_timeout` with `crash_retries = 5`: `mp::TimeoutError` after one "
@@ -166,6 +222,8 @@ TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
       [](int x) {
         if (x == 2) {
           std::vector<char> huge(std::size_t{1} << 30, 'x');
+          // The compiler may drop an allocation whose memory does not escape.
+          asm volatile("" : : "r"(huge.data()) : "memory");
           return static_cast<int>(huge[12345]);
         }
         return x;

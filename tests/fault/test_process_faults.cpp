@@ -109,6 +109,7 @@ TEST_F(ProcessFaults, InfiniteLoopEndsWithJoinTimeoutAndTerminate) {
   p.terminate();
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), -SIGTERM);
+  EXPECT_EQ(p.exception(), nullptr) << "a stop the caller asked for is no crash";
 }
 
 // A daemon child dies with its parent, even when the parent is SIGKILLed (it cannot run

@@ -236,6 +236,9 @@ TEST_F(PoolErrors, InitializerThatThrowsBreaksThePoolClearly) {
     EXPECT_NE(std::string(e.what()).find("no database"), std::string::npos) << e.what();
   }
   EXPECT_THROW(pool.apply([](int x) { return x; }, 1), mp::BrokenPool);
+  // A broken pool can still be closed and joined: its workers are gone, nothing hangs.
+  pool.close();
+  EXPECT_TRUE(pool.join(20s));
 }
 
 TEST_F(PoolErrors, InitializerThatCrashesBreaksThePool) {

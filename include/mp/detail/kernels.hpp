@@ -44,14 +44,16 @@ inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, wait status, 
 // other causes are mp::CrashCause values.
 inline constexpr std::int32_t kCauseKilledByPool = -1;
 
-// Lets a worker name the argument it is running, so that a crash is pinned on that one
-// argument: the message is run again by a replacement worker, which skips the arguments
-// that crashed an earlier worker and reports them as crashed.
+// Lets a worker name the argument it is running, so that a crash or a timeout is pinned
+// on that one argument: the message is run again by a replacement worker, which skips the
+// arguments that ended an earlier worker and reports them with that worker's pid, wait
+// status and cause (an mp::CrashCause, or kCauseKilledByPool).
 struct ItemMonitor {
-  static constexpr std::uint32_t kNone = UINT32_MAX;
-  std::atomic<std::uint32_t>* running = nullptr;  // where the running argument's index goes
-  const std::uint32_t* skip = nullptr;            // arguments that crashed a worker, with
-  const std::int32_t* skip_pid = nullptr;         //   the pid and wait status of that worker
+  static constexpr std::uint32_t kNone = UINT32_MAX;      // not yet in an argument
+  static constexpr std::uint32_t kDone = UINT32_MAX - 1;  // past the last argument
+  std::atomic<std::uint32_t>* running = nullptr;          // where the running argument's index goes
+  const std::uint32_t* skip = nullptr;  // arguments that ended a worker, and per argument:
+  const std::int32_t* skip_pid = nullptr;
   const std::int32_t* skip_status = nullptr;
   const std::int32_t* skip_cause = nullptr;
   std::uint32_t skip_count = 0;
