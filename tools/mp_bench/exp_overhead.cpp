@@ -3,8 +3,10 @@
 // same run. Latencies in seconds per round trip, throughputs in items/s, idle cost in
 // cores.
 #include <fmt/core.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <mp/errors.hpp>
 #include <mp/pool.hpp>
 #include <mp/pool_options.hpp>
 #include <mp/process.hpp>
@@ -37,6 +39,7 @@ struct Sizes {
   int map_large = 0;   // items of an auto-chunksize map
   int peer_trips = 0;  // round trips of the thread-based peers and the floor
   int async_trips = 0;
+  int crashes = 0;  // worker crashes per crash.recovery run
 };
 
 // One measurement of a per-task cost: a run returns its seconds per item (or per round
@@ -118,6 +121,30 @@ PerItem pool_startup(int workers) {
   return {seconds_since(start), y == 2};
 }
 
+int kill_own_worker(int) {
+  ::raise(SIGKILL);
+  return 0;
+}
+
+// From a task that SIGKILLs its worker to the replacement's answer to the next task, per
+// crash: the pool notices the death, fails the task with WorkerCrashed, forks a new
+// worker. One worker, so the next task has to wait for the replacement.
+PerItem crash_recovery(int crashes) {
+  mp::Pool pool(1);
+  bool ok = pool.apply(add_one, 1) == 2;
+  const auto start = Clock::now();
+  for (int i = 0; i < crashes; ++i) {
+    try {
+      pool.apply(kill_own_worker, i);
+      ok = false;
+    } catch (const mp::WorkerCrashed& e) {
+      ok = ok && e.signal() == SIGKILL;
+    }
+    ok = ok && pool.apply(add_one, i) == i + 1;
+  }
+  return {seconds_since(start) / crashes, ok};
+}
+
 // CPU time (user + system) of a process so far, from /proc/<pid>/stat; < 0 if unknown.
 double cpu_seconds(pid_t pid) {
   std::ifstream f(fmt::format("/proc/{}/stat", pid));
@@ -173,6 +200,7 @@ Sizes sizes_for(const Context& ctx) {
   s.map_large = ctx.quick() ? 1000000 : 10000000;
   s.peer_trips = ctx.quick() ? 20000 : 200000;
   s.async_trips = ctx.quick() ? 2000 : 20000;
+  s.crashes = ctx.quick() ? 20 : 200;
   return s;
 }
 
@@ -220,6 +248,9 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
                }});
   pool.reset();  // the probes above hold it
   p.push_back({"pool.startup", "process", "s", w, 1, {}, repeat, [w] { return pool_startup(w); }});
+  p.push_back({"crash.recovery", "process", "s", 1, n.crashes, {}, repeat, [n] {
+                 return crash_recovery(n.crashes);
+               }});
   p.push_back({"pool.idle_cpu", "process", "cores", w, 0, Params{}.num("idle_seconds", 1.0),
                ctx.quick() ? 1 : 3, [w] { return idle_cpu(w); }});
   p.push_back({"floor.futex_spin", "process", "s", 2, n.peer_trips,
