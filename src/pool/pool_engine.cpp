@@ -53,7 +53,6 @@ constexpr std::size_t kMaxBatchItems = 16'384;
 constexpr int kMaxFruitlessRespawns = 8;
 // The finest interval at which task_timeout is checked (see enforce_timeouts).
 constexpr auto kMinTimeoutLook = std::chrono::milliseconds(1);
-constexpr std::uint32_t kNoItem = detail::ItemMonitor::kNone;
 // How long terminate() lets workers handle SIGTERM before it kills them.
 constexpr auto kTerminateGrace = std::chrono::seconds(1);
 
@@ -181,12 +180,12 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         }
         continue;
       }
-      // Workers announce results only when their queue runs dry (runtime/worker_loop.cpp),
-      // so a result finished ahead of a long task could wait unseen; looking every
-      // kMaxUnseenResult bounds that delay.
       if (!watch) {
         watch.emplace();
       }
+      // Workers announce results only when their queue runs dry (runtime/worker_loop.cpp),
+      // so a result finished ahead of a long task could wait unseen; looking every
+      // kMaxUnseenResult bounds that delay.
       group_->sleep_until(std::min({deadline, enforce_timeouts(), now + kMaxUnseenResult}));
     }
   }
@@ -275,7 +274,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       }
       Watched& seen = watched_[static_cast<std::size_t>(w)];
       if (seen.tag != r.tag || seen.item != r.item) {
-        const bool message_start = seen.tag != r.tag && (r.item == 0 || r.item == kNoItem);
+        const bool message_start =
+            seen.tag != r.tag && (r.item == 0 || r.item == detail::ItemMonitor::kNone);
         seen = Watched{r.tag, r.item, message_start ? r.since : now, false};
       }
       if (now - seen.since >= options_.task_timeout && !seen.killed) {
@@ -498,7 +498,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   // running past task_timeout.
   struct Watched {
     std::uint64_t tag = 0;
-    std::uint32_t item = kNoItem;
+    std::uint32_t item = detail::ItemMonitor::kNone;
     Clock::time_point since{};
     bool killed = false;
   };

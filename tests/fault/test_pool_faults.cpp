@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers/drain.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
 
@@ -170,23 +171,15 @@ void expect_only_item_times_out(int chunksize, int stuck) {
         return x;
       },
       iota(2000), chunksize);
-  std::vector<int> got;
-  int timeouts = 0;
-  for (;;) {
-    try {
-      auto v = results.next(30s);
-      if (!v) break;
-      got.push_back(*v);
-    } catch (const mp::TimeoutError& e) {
-      ++timeouts;
-      EXPECT_NE(std::string(e.what()).find("task " + std::to_string(stuck)), std::string::npos)
-          << e.what();
-    }
+  const auto got = mp::test::drain<mp::TimeoutError>(results);
+  EXPECT_EQ(got.failures.size(), 1u);
+  for (const auto& e : got.failures) {
+    EXPECT_NE(std::string(e.what()).find("task " + std::to_string(stuck)), std::string::npos)
+        << e.what();
   }
-  EXPECT_EQ(timeouts, 1);
   std::vector<int> want = iota(2000);
   want.erase(want.begin() + stuck);
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(got.values, want);
 }
 
 TEST_F(PoolFaults, TimeoutInsideAMergedMessageFailsOnlyThatArgument) {

@@ -9,9 +9,9 @@
 #include <chrono>
 #include <mp/mp.hpp>
 #include <numeric>
-#include <optional>
 #include <vector>
 
+#include "helpers/drain.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
 
@@ -109,19 +109,9 @@ TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
         return x;
       },
       iota(2000), 1);
-  int values = 0;
-  int errors = 0;
-  for (;;) {
-    try {
-      auto v = it.next(30s);
-      if (!v) break;
-      ++values;
-    } catch (const std::out_of_range&) {
-      ++errors;
-    }
-  }
-  EXPECT_EQ(values, 1999);
-  EXPECT_EQ(errors, 1);
+  const auto got = mp::test::drain<std::out_of_range>(it);
+  EXPECT_EQ(got.values.size(), 1999u);
+  EXPECT_EQ(got.failures.size(), 1u);
   for (int x : {3, 503, 1003, 1503}) EXPECT_EQ(counts[x].load(), 2) << "item " << x;
 }
 
@@ -145,19 +135,9 @@ TEST_F(PoolLimits, CrashRetriesAreCountedPerArgument) {
         return x;
       },
       iota(10), 10);
-  int values = 0;
-  int crashes = 0;
-  for (;;) {
-    try {
-      auto v = results.next(30s);
-      if (!v) break;
-      ++values;
-    } catch (const mp::WorkerCrashed&) {
-      ++crashes;
-    }
-  }
-  EXPECT_EQ(values, 8);
-  EXPECT_EQ(crashes, 2);
+  const auto got = mp::test::drain<mp::WorkerCrashed>(results);
+  EXPECT_EQ(got.values.size(), 8u);
+  EXPECT_EQ(got.failures.size(), 2u);
   EXPECT_EQ(counts[3].load(), 2);
   EXPECT_EQ(counts[7].load(), 2);
 }
@@ -229,22 +209,13 @@ TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
         return x;
       },
       iota(5), 1);
-  std::vector<int> got;
-  std::optional<mp::WorkerCrashed> crash;
-  for (;;) {
-    try {
-      auto v = results.next(30s);
-      if (!v) break;
-      got.push_back(*v);
-    } catch (const mp::WorkerCrashed& e) {
-      crash.emplace(e);
-    }
-  }
-  EXPECT_EQ(got, (std::vector<int>{0, 1, 3, 4}));
-  ASSERT_TRUE(crash.has_value());
-  EXPECT_EQ(crash->task_index(), 2u);
-  EXPECT_EQ(crash->cause(), mp::CrashCause::memory_limit);
-  EXPECT_NE(std::string(crash->what()).find("memory_limit"), std::string::npos) << crash->what();
+  const auto got = mp::test::drain<mp::WorkerCrashed>(results);
+  EXPECT_EQ(got.values, (std::vector<int>{0, 1, 3, 4}));
+  ASSERT_FALSE(got.failures.empty());
+  const mp::WorkerCrashed& crash = got.failures.back();
+  EXPECT_EQ(crash.task_index(), 2u);
+  EXPECT_EQ(crash.cause(), mp::CrashCause::memory_limit);
+  EXPECT_NE(std::string(crash.what()).find("memory_limit"), std::string::npos) << crash.what();
 }
 
 TEST_F(PoolLimits, CpuTimeLimitEndsASpinningTask) {
