@@ -112,7 +112,10 @@ TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
   const auto got = mp::test::drain<std::out_of_range>(it);
   EXPECT_EQ(got.values.size(), 1999u);
   EXPECT_EQ(got.failures.size(), 1u);
-  for (int x : {3, 503, 1003, 1503}) EXPECT_EQ(counts[x].load(), 2) << "item " << x;
+  // Each crashed argument ran again after its crash. It may run a third time: when a later
+  // argument of the same merged message crashes, the message runs again from its start
+  // (documented at PoolOptions::auto_batch), and message sizes depend on measured timing.
+  for (int x : {3, 503, 1003, 1503}) EXPECT_GE(counts[x].load(), 2) << "item " << x;
 }
 
 // The budget is per argument: two arguments of one message that always crash each run
