@@ -2,20 +2,17 @@
 
 #include <sched.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <iostream>
-#include <new>
 
 #include "mp/detail/callable.hpp"
 #include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
+#include "runtime/worker_limits.hpp"
 
 namespace mp::runtime {
 namespace {
@@ -26,54 +23,6 @@ using Clock = std::chrono::steady_clock;
 // parent-death signal normally ends it first; this covers a parent that died before the
 // signal was armed.
 constexpr std::chrono::milliseconds kParentCheck{500};
-
-// The worker's control block, for the out-of-memory handler.
-WorkerControl* g_control = nullptr;
-
-// operator new failed under the memory limit: the worker says so and leaves, so the task
-// fails as a crash with its cause instead of as a bad_alloc from a damaged heap.
-void on_out_of_memory() {
-  if (g_control != nullptr) {
-    g_control->state.fetch_or(kWorkerOutOfMemory, std::memory_order_release);
-  }
-  static const char msg[] = "mp: worker out of memory under the pool's memory_limit\n";
-  (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
-  ::_exit(1);
-}
-
-std::size_t address_space_in_use() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t pages = 0;
-  statm >> pages;
-  return pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
-
-void limit_memory(std::size_t extra) {
-  const std::size_t in_use = address_space_in_use();
-  const auto limit = static_cast<rlim_t>(extra > SIZE_MAX - in_use ? SIZE_MAX : in_use + extra);
-  const rlimit lim{limit, limit};
-  if (::setrlimit(RLIMIT_AS, &lim) != 0) {
-    std::perror("mp: setrlimit(RLIMIT_AS)");
-    process::exit_child(1);
-  }
-  std::set_new_handler(on_out_of_memory);
-}
-
-// Moves the soft CPU-time limit to `seconds` past what the worker used so far; the kernel
-// sends SIGXCPU when a task passes it.
-void limit_cpu_for_next_task(std::chrono::seconds seconds) {
-  rusage use{};
-  ::getrusage(RUSAGE_SELF, &use);
-  const double used = static_cast<double>(use.ru_utime.tv_sec + use.ru_stime.tv_sec) +
-                      static_cast<double>(use.ru_utime.tv_usec + use.ru_stime.tv_usec) / 1e6;
-  rlimit lim{};
-  ::getrlimit(RLIMIT_CPU, &lim);
-  lim.rlim_cur = static_cast<rlim_t>(std::ceil(used + static_cast<double>(seconds.count())));
-  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_cur > lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-  }
-  ::setrlimit(RLIMIT_CPU, &lim);
-}
 
 class Worker final : public transport::ProducerWait {
  public:
@@ -245,15 +194,7 @@ class Worker final : public transport::ProducerWait {
 void run_worker(WorkerRegion& region, const WorkerConfig& config) {
   // The parent decides what Ctrl-C means; a worker must not die of the terminal's SIGINT.
   ::signal(SIGINT, SIG_IGN);
-  g_control = &region.control();
-  if (config.memory_limit > 0) {
-    limit_memory(config.memory_limit);
-  }
-  if (config.cpu_time_limit.count() > 0) {
-    // SIGXCPU's default action dumps core; a task over its limit is not a bug to debug.
-    const rlimit no_core{0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);
-  }
+  apply_worker_limits(config, region.control());
   Worker worker(region, config);
   worker.run();
 }
