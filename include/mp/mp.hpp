@@ -1,9 +1,11 @@
 // mp: process-based parallelism for C++ in the shape of Python's multiprocessing.
 #pragma once
 
-#include "mp/errors.hpp"     // Error, RemoteError, WorkerCrashed, TimeoutError, BrokenPool
-#include "mp/pool.hpp"       // Pool, PoolOptions, AsyncResult, ImapResult
-#include "mp/process.hpp"    // Process, current_process, cpu_count
-#include "mp/random.hpp"     // Random: independent streams per task
-#include "mp/serialize.hpp"  // what crosses a process boundary
-#include "mp/version.hpp"    // MP_VERSION
+#include "mp/errors.hpp"        // Error, RemoteError, WorkerCrashed, TimeoutError, BrokenPool
+#include "mp/initializer.hpp"   // Initializer, bind_initializer
+#include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult
+#include "mp/process.hpp"       // Process, current_process, cpu_count
+#include "mp/random.hpp"        // Random: independent streams per task
+#include "mp/serialize.hpp"     // what crosses a process boundary
+#include "mp/start_method.hpp"  // StartMethod, init
+#include "mp/version.hpp"       // MP_VERSION

@@ -3,19 +3,22 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
-#include <tuple>
-#include <utility>
+
+#include "mp/initializer.hpp"   // Initializer, bind_initializer
+#include "mp/start_method.hpp"  // StartMethod
 
 namespace mp {
 
 struct PoolOptions {
   // Number of worker processes; 0 means mp::cpu_count().
   int processes = 0;
+  // How workers are started (include/mp/start_method.hpp): fork by default.
+  StartMethod start_method = StartMethod::fork;
   // Runs once in every worker before its first task (Python's initializer + initargs:
   // bind the arguments, e.g. mp::bind_initializer(f, args...)). If it throws, the pool
   // is broken: the call waiting for results throws mp::BrokenPool with the message.
-  std::function<void()> initializer;
+  // With forkserver or spawn it must be sendable (include/mp/initializer.hpp).
+  Initializer initializer;
   // A worker exits and is replaced after this many tasks (chunks); 0 means never.
   int maxtasksperchild = 0;
   // A call of the function on one argument still running after this long is stopped:
@@ -56,13 +59,5 @@ struct PoolOptions {
   // pool nothing once it has elapsed. See BENCHMARKS.md (apply round trip, idle CPU).
   std::chrono::microseconds spin{50};
 };
-
-// Python's initializer=f, initargs=(args...) as one callable.
-template <class F, class... Args>
-std::function<void()> bind_initializer(F f, Args... initargs) {
-  return [f = std::move(f), args = std::make_tuple(std::move(initargs)...)]() mutable {
-    std::apply(f, args);
-  };
-}
 
 }  // namespace mp

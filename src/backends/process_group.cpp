@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <new>
 #include <stdexcept>
 
 #include "mp/detail/kernels.hpp"
+#include "context/child_entry.hpp"
 #include "process/child.hpp"
+#include "runtime/worker_boot.hpp"
 #include "runtime/worker_loop.hpp"
 
 namespace mp::backends {
@@ -35,6 +38,7 @@ struct ProcessGroup::Slot {
   transport::ChannelConsumer results;
   pid_t pid = 0;  // 0 while no worker runs in the slot
   sys::UniqueFd pidfd;
+  process::Launcher* launcher = nullptr;  // what started the worker; null: our own fork
   int wait_status = 0;
   bool exited = false;  // reaped, exit not yet reported
   // Set by kill(): the task and argument the pool gave up on.
@@ -81,8 +85,19 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options)
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       send_wait_(std::make_unique<SendWait>(*this)),
       parent_pid_(::getpid()) {
+  // A program that did not call mp::init becomes a spawned worker here, if it is one.
+  context::become_child_if_started_by_mp();
   if (!epoll_) {
     sys::throw_errno("epoll_create1");
+  }
+  if (options_.start_method != StartMethod::fork && options_.initializer &&
+      !options_.initializer.sendable()) {
+    throw std::invalid_argument(
+        std::string("mp: with start method ") + std::string(to_string(options_.start_method)) +
+        " the pool's initializer must be sendable to a worker that does not share this "
+        "process's memory: a function, a lambda capturing only trivially copyable values, a "
+        "function object with a cereal serialize(), or mp::bind_initializer(f, args...) with "
+        "sendable arguments");
   }
   parent_bell_->eventfd = eventfd_.get();
   epoll_event ev{};
@@ -100,12 +115,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options)
       spawn(i);
     }
   } catch (...) {
-    signal_all(SIGKILL);
     for (auto& s : slots_) {
-      if (s->pid > 0) {
-        ::waitpid(s->pid, nullptr, 0);
-        s->pid = 0;
-      }
+      kill_and_reap(*s);
     }
     throw;
   }
@@ -116,13 +127,62 @@ ProcessGroup::~ProcessGroup() {
   // outlives the group as a zombie or an orphan.
   signal_all(SIGKILL);
   for (auto& s : slots_) {
-    if (s->pid > 0) {
-      int status = 0;
-      while (::waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {
+    kill_and_reap(*s);
+  }
+}
+
+void ProcessGroup::kill_and_reap(Slot& s) noexcept {
+  if (s.pid <= 0) {
+    return;
+  }
+  if (!s.exited) {
+    if (s.pidfd) {
+      sys::pidfd_signal(s.pidfd.get(), SIGKILL);
+    } else {
+      ::kill(s.pid, SIGKILL);
+    }
+    if (s.launcher != nullptr) {
+      s.launcher->reap(s.pid);
+    } else {
+      while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
       }
-      s->pid = 0;
     }
   }
+  s.pid = 0;
+  s.pidfd.reset();
+}
+
+process::Launcher* ProcessGroup::choose_launcher() {
+  switch (options_.start_method) {
+    case StartMethod::spawn:
+      return &process::spawn_launcher();
+    case StartMethod::forkserver:
+      return &process::fork_server();
+    case StartMethod::fork:
+      break;
+  }
+  // A fork copies only the calling thread; a lock another thread holds stays locked in
+  // the child. With other threads present the worker comes from the fork server.
+  const int threads = process::thread_count();
+  if (threads <= 1) {
+    return nullptr;
+  }
+  if (options_.initializer && !options_.initializer.sendable()) {
+    throw std::logic_error(
+        "mp: this process has " + std::to_string(threads) +
+        " threads, so a pool worker cannot safely be forked from it, and the pool's "
+        "initializer cannot be sent to a worker started by the fork server. Create the pool "
+        "before starting threads, or give it a sendable initializer (include/mp/initializer.hpp)");
+  }
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    std::fprintf(stderr,
+                 "mp: this process has %d threads; pool workers start from the fork server "
+                 "instead of fork (a forked child would inherit locks held by other threads). "
+                 "Create pools before starting threads, or choose StartMethod::forkserver.\n",
+                 threads);
+  }
+  return &process::fork_server();
 }
 
 void ProcessGroup::spawn(int index) {
@@ -135,16 +195,29 @@ void ProcessGroup::spawn(int index) {
   s.config.parent = parent_pid_;
   s.config.memory_limit = options_.memory_limit;
   s.config.cpu_time_limit = options_.cpu_time_limit;
-  runtime::WorkerRegion* region = &s.region;
-  const runtime::WorkerConfig* config = &s.config;
-  const int epoll_fd = epoll_.get();
-  const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd] {
-    ::close(epoll_fd);
-    runtime::run_worker(*region, *config);
-  });
-  s.pid = pid;
+  process::Launcher* launcher = choose_launcher();
+  if (launcher == nullptr) {
+    runtime::WorkerRegion* region = &s.region;
+    const runtime::WorkerConfig* config = &s.config;
+    const int epoll_fd = epoll_.get();
+    const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd] {
+      ::close(epoll_fd);
+      runtime::run_worker(*region, *config);
+    });
+    s.pid = pid;
+    s.pidfd = sys::open_pidfd(pid);
+  } else {
+    const runtime::WorkerRegion::Fds fds = s.region.fds();
+    process::LaunchSpec spec;
+    spec.role = runtime::kWorkerRole;
+    spec.fds = {fds.shared, fds.task_large, fds.result_large, bell_memory_.fd(), eventfd_.get()};
+    spec.blob = runtime::encode_worker_boot(s.config, fds, bell_memory_.fd());
+    process::Launched started = launcher->launch(spec);
+    s.pid = started.pid;
+    s.pidfd = std::move(started.pidfd);
+  }
+  s.launcher = launcher;
   s.exited = false;
-  s.pidfd = sys::open_pidfd(pid);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = static_cast<std::uint64_t>(index);
@@ -302,7 +375,11 @@ void ProcessGroup::collect_exits(int timeout_ms) {
       continue;
     }
     int status = 0;
-    const pid_t r = ::waitpid(s.pid, &status, WNOHANG);
+    // A worker the fork server started is the server's child: the server reaps it and
+    // relays the status (its pidfd being readable, the status is on its way).
+    const pid_t r =
+        s.launcher != nullptr ? (status = s.launcher->reap(s.pid), s.pid)
+                              : ::waitpid(s.pid, &status, WNOHANG);
     if (r == s.pid) {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.pidfd.get(), nullptr);
       s.pidfd.reset();
@@ -347,7 +424,7 @@ void ProcessGroup::kill(int slot, std::uint64_t tag, std::uint32_t item) noexcep
     s.killed = true;
     s.kill_tag = tag;
     s.kill_item = item;
-    ::kill(s.pid, SIGKILL);
+    sys::pidfd_signal(s.pidfd.get(), SIGKILL);
   }
 }
 
@@ -372,7 +449,7 @@ void ProcessGroup::stop_all() {
 void ProcessGroup::signal_all(int signal) noexcept {
   for (auto& s : slots_) {
     if (s->pid > 0 && !s->exited) {
-      ::kill(s->pid, signal);
+      sys::pidfd_signal(s->pidfd.get(), signal);
     }
   }
 }

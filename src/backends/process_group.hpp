@@ -8,7 +8,10 @@
 #include <vector>
 
 #include "backends/worker_group.hpp"
+#include "mp/initializer.hpp"
+#include "mp/start_method.hpp"
 #include "runtime/worker_region.hpp"
+#include "process/launcher.hpp"
 #include "sys/shared_memory.hpp"
 #include "sys/unique_fd.hpp"
 #include "transport/channel.hpp"
@@ -17,7 +20,8 @@ namespace mp::backends {
 
 struct ProcessGroupOptions {
   int processes = 1;
-  std::function<void()> initializer;
+  StartMethod start_method = StartMethod::fork;
+  Initializer initializer;
   int maxtasksperchild = 0;
   int crash_retries = 0;
   std::size_t memory_limit = 0;
@@ -27,8 +31,9 @@ struct ProcessGroupOptions {
 
 class ProcessGroup final : public WorkerGroup {
  public:
-  // Forks all workers; throws std::system_error if one cannot be started (the ones
-  // already started are stopped and reaped first).
+  // Starts all workers; throws std::system_error if one cannot be started (the ones
+  // already started are stopped and reaped first), std::invalid_argument if the start
+  // method needs a sendable initializer and it is not.
   explicit ProcessGroup(ProcessGroupOptions options);
   ~ProcessGroup() override;
 
@@ -53,6 +58,10 @@ class ProcessGroup final : public WorkerGroup {
   class SendWait;
 
   void spawn(int slot);
+  // The launcher for a new worker: null to fork it from this process.
+  process::Launcher* choose_launcher();
+  // Waits for the exit of a worker sent SIGKILL, and forgets it.
+  void kill_and_reap(Slot& s) noexcept;
   bool drain_results(Slot& s, GroupEvents& events);
   // Waits up to timeout_ms (0: just looks, -1: no limit) for the doorbell or a worker's
   // exit; reaps exited workers into exited_.

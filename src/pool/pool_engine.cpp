@@ -87,6 +87,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
     backends::ProcessGroupOptions g;
     g.processes = options_.processes;
+    g.start_method = options_.start_method;
     g.initializer = options_.initializer;
     g.maxtasksperchild = options_.maxtasksperchild;
     g.crash_retries = options_.crash_retries;

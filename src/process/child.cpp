@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <iostream>
 
 #include "process/current.hpp"
+#include "process/launcher.hpp"
 #include "sys/interrupt.hpp"
 #include "sys/unique_fd.hpp"
 
@@ -49,13 +49,10 @@ pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body
   }
   // Child. No exception may leave this frame: it would unwind into the parent's stack.
   sys::InterruptWatch::reset_in_child();
+  forget_fork_server_in_child();
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (die_with_parent) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // The signal is tied to the parent's death after this point only.
-    if (::getppid() != parent) {
-      ::_exit(1);
-    }
+    process::die_with_parent(parent);
   }
   int code = 0;
   try {

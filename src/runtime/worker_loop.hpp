@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "mp/initializer.hpp"
 #include "runtime/worker_region.hpp"
 
 namespace mp::runtime {
@@ -15,7 +16,7 @@ namespace mp::runtime {
 struct WorkerConfig {
   int index = 0;
   std::string name;
-  const std::function<void()>* initializer = nullptr;
+  const Initializer* initializer = nullptr;
   int maxtasksperchild = 0;  // 0: no limit
   std::chrono::nanoseconds spin{0};
   pid_t parent = 0;
@@ -25,7 +26,7 @@ struct WorkerConfig {
   std::chrono::seconds cpu_time_limit{0};
 };
 
-// Runs in the forked child; never returns.
+// Runs in the worker process; never returns.
 [[noreturn]] void run_worker(WorkerRegion& region, const WorkerConfig& config);
 
 }  // namespace mp::runtime

@@ -16,6 +16,12 @@ WorkerRegion::WorkerRegion(sys::Doorbell* parent_bell)
   new (shared_.data()) WorkerControl{};
 }
 
+WorkerRegion::WorkerRegion(const Fds& fds, sys::Doorbell* parent_bell)
+    : shared_(sys::UniqueFd(fds.shared), kControlBytes + 2 * transport::kRingBytes),
+      task_large_(sys::UniqueFd(fds.task_large), transport::kLargeReserve),
+      result_large_(sys::UniqueFd(fds.result_large), transport::kLargeReserve),
+      parent_bell_(parent_bell) {}
+
 transport::ChannelMemory WorkerRegion::task_channel() {
   WorkerControl& c = control();
   return {&c.tasks, shared_.data() + kControlBytes, &task_large_, &c.worker_bell, parent_bell_};

@@ -61,6 +61,15 @@ class WorkerRegion {
  public:
   // `parent_bell` is the pool-wide doorbell the parent sleeps on.
   explicit WorkerRegion(sys::Doorbell* parent_bell);
+  // The same region in a worker that did not inherit the mappings (fork server, spawn):
+  // from the memfds of fds().
+  struct Fds {
+    int shared = -1;
+    int task_large = -1;
+    int result_large = -1;
+  };
+  WorkerRegion(const Fds& fds, sys::Doorbell* parent_bell);
+  Fds fds() const { return {shared_.fd(), task_large_.fd(), result_large_.fd()}; }
 
   WorkerControl& control() const { return *reinterpret_cast<WorkerControl*>(shared_.data()); }
   transport::ChannelMemory task_channel();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -18,6 +19,20 @@ SharedMemory::SharedMemory(const char* name, std::size_t size, std::size_t reser
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     throw_errno("ftruncate");
   }
+  map();
+}
+
+SharedMemory::SharedMemory(UniqueFd fd, std::size_t reserve) : fd_(std::move(fd)) {
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) {
+    throw_errno("fstat");
+  }
+  size_ = static_cast<std::size_t>(st.st_size);
+  reserved_ = reserve < size_ ? size_ : reserve;
+  map();
+}
+
+void SharedMemory::map() {
   void* p =
       ::mmap(nullptr, reserved_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get(), 0);
   if (p == MAP_FAILED) {

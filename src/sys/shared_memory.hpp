@@ -16,6 +16,9 @@ class SharedMemory {
   // mapping: the file can later grow up to it with resize() without moving the mapping,
   // so every process that inherited the mapping sees the growth at the same address.
   SharedMemory(const char* name, std::size_t size, std::size_t reserve = 0);
+  // Maps a memfd another process created and passed on (its current size; `reserve` as
+  // above, so that it can follow the creator's resize()).
+  SharedMemory(UniqueFd fd, std::size_t reserve);
   SharedMemory(SharedMemory&& o) noexcept;
   SharedMemory& operator=(SharedMemory&& o) noexcept;
   SharedMemory(const SharedMemory&) = delete;
@@ -33,6 +36,8 @@ class SharedMemory {
   void discard(std::size_t offset, std::size_t n) noexcept;
 
  private:
+  void map();
+
   UniqueFd fd_;
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;

@@ -102,6 +102,10 @@ UniqueFd open_pidfd(pid_t pid) {
   return UniqueFd(static_cast<int>(fd));
 }
 
+void pidfd_signal(int pidfd, int signal) noexcept {
+  [[maybe_unused]] const long r = ::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0);
+}
+
 bool wait_readable(int fd, int timeout_ms) {
   pollfd p{fd, POLLIN, 0};
   for (;;) {

@@ -55,6 +55,9 @@ void drain_eventfd(int fd) noexcept;
 
 // pidfd_open(2): an fd that becomes readable when the process exits.
 UniqueFd open_pidfd(pid_t pid);
+// pidfd_send_signal(2): signals the process the pidfd names, never a later process that
+// reused its pid. No effect once it has exited.
+void pidfd_signal(int pidfd, int signal) noexcept;
 
 // Waits until fd is readable or timeout_ms passes (-1: forever). Returns true if readable.
 bool wait_readable(int fd, int timeout_ms);

@@ -1,5 +1,7 @@
 #include "helpers/hygiene.hpp"
 
+#include "process/launcher.hpp"
+
 #include <dirent.h>
 #include <unistd.h>
 
@@ -70,6 +72,8 @@ void user_sees(const std::string& text) { ::testing::Test::RecordProperty("user_
 void HygieneTest::SetUp() { fds_before_ = count_open_fds(); }
 
 void HygieneTest::TearDown() {
+  // The fork server lives as long as the program; a test ends it to count what is left.
+  mp::process::stop_fork_server();
   // A child that has been killed may take a moment to be reaped by its owner's destructor;
   // everything here ran synchronously, so nothing may be left at all.
   EXPECT_EQ(child_pids(), std::vector<int>{}) << "child processes left behind";

@@ -1,0 +1,55 @@
+#include <stdexcept>
+#include <string>
+
+#include "context/child_entry.hpp"
+#include "mp/start_method.hpp"
+#include "process/launcher.hpp"
+#include "runtime/worker_boot.hpp"
+
+namespace mp {
+
+std::string_view to_string(StartMethod method) noexcept {
+  switch (method) {
+    case StartMethod::fork:
+      return "fork";
+    case StartMethod::forkserver:
+      return "forkserver";
+    case StartMethod::spawn:
+      return "spawn";
+  }
+  return "unknown";
+}
+
+StartMethod start_method_from_name(std::string_view name) {
+  for (const StartMethod m : {StartMethod::fork, StartMethod::forkserver, StartMethod::spawn}) {
+    if (name == to_string(m)) {
+      return m;
+    }
+  }
+  throw std::invalid_argument("mp: unknown start method '" + std::string(name) +
+                              "' (expected fork, forkserver or spawn)");
+}
+
+void init(int argc, char** argv) {
+  if (argc > 0 && argv != nullptr) {
+    process::set_program_arguments(argc, argv);
+  }
+  context::become_child_if_started_by_mp();
+}
+
+namespace context {
+
+void become_child_if_started_by_mp() {
+  // The roles are registered here rather than by static initialisers: in a static
+  // library an object file nothing refers to is not linked in.
+  static const bool registered = [] {
+    process::register_child_role("forkserver", &process::run_fork_server);
+    process::register_child_role(runtime::kWorkerRole, &runtime::run_worker_role);
+    return true;
+  }();
+  (void)registered;
+  process::enter_child_role_if_requested();
+}
+
+}  // namespace context
+}  // namespace mp

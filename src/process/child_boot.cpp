@@ -1,0 +1,147 @@
+#include "process/child_boot.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "process/child.hpp"
+
+namespace mp::process {
+namespace {
+
+struct Roles {
+  std::mutex mutex;
+  std::map<std::string, ChildRole, std::less<>> by_name;
+};
+
+Roles& roles() {
+  static Roles r;
+  return r;
+}
+
+}  // namespace
+
+void register_child_role(std::string_view name, ChildRole role) {
+  Roles& r = roles();
+  std::lock_guard lock(r.mutex);
+  r.by_name.insert_or_assign(std::string(name), role);
+}
+
+ChildRole find_child_role(std::string_view name) noexcept {
+  Roles& r = roles();
+  std::lock_guard lock(r.mutex);
+  const auto it = r.by_name.find(name);
+  return it == r.by_name.end() ? nullptr : it->second;
+}
+
+sys::UniqueFd make_blob_fd(const std::vector<std::byte>& blob) {
+  sys::UniqueFd fd(::memfd_create("mp-boot", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) {
+    sys::throw_errno("memfd_create");
+  }
+  if (!sys::write_full(fd.get(), blob.data(), blob.size())) {
+    sys::throw_errno("write");
+  }
+  // The child reads it from offset 0 with pread; the seals keep it what was written.
+  ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return fd;
+}
+
+std::vector<std::byte> read_blob_fd(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    sys::throw_errno("fstat");
+  }
+  std::vector<std::byte> blob(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < blob.size()) {
+    const ssize_t r = ::pread(fd, blob.data() + got, blob.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      sys::throw_errno("pread");
+    }
+    got += static_cast<std::size_t>(r);
+  }
+  return blob;
+}
+
+void run_child_role(std::string_view name, ChildBoot& boot) {
+  const ChildRole role = find_child_role(name);
+  if (role == nullptr) {
+    std::fprintf(stderr, "mp: this program does not know the child role '%.*s'\n",
+                 static_cast<int>(name.size()), name.data());
+    exit_child(127);
+  }
+  try {
+    role(boot);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mp: %.*s: %s\n", static_cast<int>(name.size()), name.data(), e.what());
+    exit_child(1);
+  }
+  exit_child(0);
+}
+
+void enter_child_role_if_requested() {
+  const char* value = std::getenv(kChildEnv);
+  if (value == nullptr) {
+    return;
+  }
+  // ROLE:BLOB_FD:PARENT_PID. Taken out of the environment first, so that nothing this
+  // process starts later mistakes itself for a child of mp.
+  const std::string spec = value;
+  ::unsetenv(kChildEnv);
+  const auto c1 = spec.find(':');
+  const auto c2 = spec.find(':', c1 == std::string::npos ? c1 : c1 + 1);
+  if (c1 == std::string::npos || c2 == std::string::npos) {
+    std::fprintf(stderr, "mp: malformed %s=%s\n", kChildEnv, spec.c_str());
+    exit_child(127);
+  }
+  const std::string role = spec.substr(0, c1);
+  const int blob_fd = std::atoi(spec.c_str() + c1 + 1);
+  ChildBoot boot;
+  boot.parent = static_cast<pid_t>(std::atol(spec.c_str() + c2 + 1));
+  try {
+    boot.blob = read_blob_fd(blob_fd);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mp: %s: cannot read its start-up data: %s\n", role.c_str(), e.what());
+    exit_child(127);
+  }
+  ::close(blob_fd);
+  run_child_role(role, boot);
+}
+
+int thread_count() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') {
+        ++n;
+      }
+    }
+    ::closedir(d);
+  }
+  return n > 0 ? n : 1;
+}
+
+void die_with_parent(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The signal is tied to the parent's death after this point only.
+  if (::getppid() != parent) {
+    exit_child(1);
+  }
+}
+
+}  // namespace mp::process

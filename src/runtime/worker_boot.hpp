@@ -1,0 +1,25 @@
+// A pool worker started by the fork server or by spawn: it shares none of the pool's
+// objects, so its configuration, the pool's initializer and the numbers of the fds of
+// its shared memory travel in the start-up blob.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "process/launcher.hpp"
+#include "runtime/worker_loop.hpp"
+#include "runtime/worker_region.hpp"
+
+namespace mp::runtime {
+
+inline constexpr const char* kWorkerRole = "pool-worker";
+
+// The blob for a worker of `config` (whose initializer must be sendable, or empty) over
+// `region`, waking the parent through the Doorbell in the memfd `parent_bell_fd`.
+std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
+                                          const WorkerRegion::Fds& region, int parent_bell_fd);
+
+// The "pool-worker" role: decodes the blob, maps the shared memory and runs the worker.
+[[noreturn]] void run_worker_role(const process::ChildBoot& boot);
+
+}  // namespace mp::runtime

@@ -1,0 +1,242 @@
+// Start methods (fork, forkserver, spawn): the same pool behaves the same whichever way
+// its workers start; what differs is who their parent is and what they inherit.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mp/mp.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+#include "helpers/inputs.hpp"
+#include "process/launcher.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using mp::test::iota;
+
+class StartMethods : public mp::test::HygieneTest,
+                     public ::testing::WithParamInterface<mp::StartMethod> {
+ protected:
+  mp::PoolOptions options(int processes) const {
+    mp::PoolOptions o;
+    o.processes = processes;
+    o.start_method = GetParam();
+    return o;
+  }
+};
+
+std::string method_name(const ::testing::TestParamInfo<mp::StartMethod>& info) {
+  return std::string(mp::to_string(info.param));
+}
+
+// The parent pid of `pid`, from /proc.
+pid_t parent_of(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  const auto close = line.rfind(')');
+  pid_t ppid = 0;
+  char state = 0;
+  std::istringstream rest(line.substr(close + 2));
+  rest >> state >> ppid;
+  return ppid;
+}
+
+int g_configured = 0;
+void configure(int value, std::string tag) { g_configured = value + static_cast<int>(tag.size()); }
+
+TEST_P(StartMethods, EveryCallFormGivesTheSameResults) {
+  mp::Pool pool(options(2));
+  std::vector<int> want;
+  for (int x : iota(1000)) want.push_back(x * x);
+  EXPECT_EQ(pool.map([](int x) { return x * x; }, iota(1000)), want);
+  EXPECT_EQ(pool.map([](int x) { return x * x; }, iota(1000), 7), want);
+  std::multiset<int> unordered;
+  for (int y : pool.imap_unordered([](int x) { return x * x; }, iota(1000), 16)) unordered.insert(y);
+  EXPECT_EQ(unordered, std::multiset<int>(want.begin(), want.end()));
+  EXPECT_EQ(pool.apply([](std::string s, int n) { return s + std::to_string(n); },
+                       std::string("n="), 5),
+            "n=5");
+  std::vector<std::pair<int, int>> pairs{{2, 3}, {4, 5}};
+  EXPECT_EQ(pool.starmap([](int a, int b) { return a * b; }, pairs), (std::vector<int>{6, 20}));
+  pool.close();
+  pool.join();
+}
+
+TEST_P(StartMethods, InitializerWithArgumentsRunsInEveryWorker) {
+  auto o = options(2);
+  o.initializer = mp::bind_initializer(configure, 40, std::string("ab"));
+  mp::Pool pool(o);
+  for (int v : pool.map([](int) { return g_configured; }, iota(20), 1)) EXPECT_EQ(v, 42);
+}
+
+TEST_P(StartMethods, ExceptionsAndCrashesAreAttributedAsWithFork) {
+  mp::Pool pool(options(2));
+  EXPECT_THROW(pool.apply([](int) -> int { throw std::out_of_range("seven"); }, 7),
+               std::out_of_range);
+  try {
+    pool.map(
+        [](int x) {
+          if (x == 5) ::raise(SIGSEGV);
+          return x;
+        },
+        iota(10), 1);
+    ADD_FAILURE() << "no exception";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.signal(), SIGSEGV);
+    EXPECT_EQ(e.task_index(), 5u);
+  }
+  EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10)) << "replacement works";
+}
+
+TEST_P(StartMethods, WhoStartsTheWorkers) {
+  mp::Pool pool(options(2));
+  const std::vector<pid_t> pids = pool.pids();
+  for (pid_t pid : pids) {
+    const pid_t parent = parent_of(pid);
+    switch (GetParam()) {
+      case mp::StartMethod::forkserver:
+        EXPECT_EQ(parent, mp::process::fork_server_pid()) << "worker " << pid;
+        EXPECT_NE(parent, ::getpid());
+        break;
+      default:
+        EXPECT_EQ(parent, ::getpid()) << "worker " << pid;
+    }
+  }
+  // A worker reports its own pid and its name.
+  const auto who = pool.apply([](int) { return ::getpid(); }, 0);
+  EXPECT_TRUE(who == pids[0] || who == pids[1]);
+  const auto name = pool.apply([](int) { return mp::current_process().name(); }, 0);
+  EXPECT_EQ(name.rfind("PoolWorker-", 0), 0u) << name;
+}
+
+TEST_P(StartMethods, MaxtasksperchildReplacesWorkers) {
+  auto o = options(1);
+  o.maxtasksperchild = 1;
+  mp::Pool pool(o);
+  std::set<pid_t> seen;
+  for (pid_t p : pool.map([](int) { return ::getpid(); }, iota(5), 1)) seen.insert(p);
+  EXPECT_EQ(seen.size(), 5u);
+}
+
+TEST_P(StartMethods, AnUnsendableInitializerIsRejectedUnlessForked) {
+  auto o = options(1);
+  std::string captured = "a string is not trivially copyable";
+  o.initializer = [captured] { (void)captured.size(); };
+  if (GetParam() == mp::StartMethod::fork) {
+    mp::Pool pool(o);
+    EXPECT_EQ(pool.apply([](int x) { return x; }, 3), 3);
+  } else {
+    EXPECT_THROW(mp::Pool pool(o), std::invalid_argument);
+  }
+}
+
+TEST_P(StartMethods, LargePayloadsBothWays) {
+  mp::Pool pool(options(2));
+  std::vector<double> big(8 << 20, 1.5);  // 64 MiB
+  const auto back = pool.apply([](const std::vector<double>& v) { return v; }, big);
+  EXPECT_EQ(back, big);
+}
+
+INSTANTIATE_TEST_SUITE_P(, StartMethods,
+                         ::testing::Values(mp::StartMethod::fork, mp::StartMethod::forkserver,
+                                           mp::StartMethod::spawn),
+                         method_name);
+
+using StartMethodChoice = mp::test::HygieneTest;
+
+TEST_F(StartMethodChoice, NamesAreParsedAndBadNamesRejected) {
+  EXPECT_EQ(mp::start_method_from_name("forkserver"), mp::StartMethod::forkserver);
+  EXPECT_EQ(mp::start_method_from_name("spawn"), mp::StartMethod::spawn);
+  EXPECT_EQ(mp::start_method_from_name("fork"), mp::StartMethod::fork);
+  EXPECT_THROW(mp::start_method_from_name("vfork"), std::invalid_argument);
+}
+
+// A thread that waits until told to stop, so that the process has two threads.
+class BusyThread {
+ public:
+  BusyThread()
+      : t_([this] {
+          while (!stop_) std::this_thread::sleep_for(1ms);
+        }) {}
+  ~BusyThread() {
+    stop_ = true;
+    t_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread t_;
+};
+
+TEST_F(StartMethodChoice, ForkIsNotUsedWhenTheCallerHasThreads) {
+  BusyThread other;
+  ASSERT_GE(mp::process::thread_count(), 2);
+  mp::Pool pool(2);  // start method fork
+  for (pid_t pid : pool.pids()) {
+    EXPECT_EQ(parent_of(pid), mp::process::fork_server_pid())
+        << "worker " << pid << " was forked from a process with threads";
+  }
+  EXPECT_EQ(pool.map([](int x) { return x + 1; }, iota(100)).back(), 100);
+}
+
+TEST_F(StartMethodChoice, ForkWithThreadsAndAnUnsendableInitializerIsAClearError) {
+  BusyThread other;
+  mp::PoolOptions o;
+  o.processes = 1;
+  std::string captured = "x";
+  o.initializer = [captured] { (void)captured.size(); };
+  try {
+    mp::Pool pool(o);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("threads"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(StartMethodChoice, AKilledForkServerIsReplacedWithItsWorkers) {
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.start_method = mp::StartMethod::forkserver;
+  mp::Pool pool(o);
+  EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
+  const pid_t server = mp::process::fork_server_pid();
+  ASSERT_GT(server, 0);
+  const std::vector<pid_t> workers = pool.pids();
+  ::kill(server, SIGKILL);
+  // Its workers die with it (parent-death signal).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (pid_t w : workers) {
+    while (::kill(w, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_NE(::kill(w, 0), 0) << "worker " << w << " outlived its fork server";
+  }
+  // The pool replaces them from a new server; nothing was running, so nothing fails.
+  std::size_t ok = 0;
+  std::size_t crashed = 0;
+  auto results = pool.imap([](int x) { return x; }, iota(50), 1);
+  for (;;) {
+    try {
+      auto v = results.next(20s);
+      if (!v) break;
+      ++ok;
+    } catch (const mp::WorkerCrashed&) {
+      ++crashed;
+    }
+  }
+  EXPECT_EQ(ok, 50u);
+  EXPECT_EQ(crashed, 0u);
+  EXPECT_NE(mp::process::fork_server_pid(), server);
+  EXPECT_EQ(pool.map([](int x) { return x * 3; }, iota(10)).back(), 27);
+}
+
+}  // namespace
