@@ -7,8 +7,9 @@
 
 Runs every test binary of the `fault` label (tests/fault/) with a JSON report; each test
 records what a user sees in its scenario (mp::test::user_sees). A scenario appears if its
-test passed (or was skipped in this build); a failed test makes the script fail. The table sits in README.md
-between the two marker lines below.
+test passed (or was skipped in this build); a failed test makes the script fail. A test
+run once per start method (Suite.Name/fork, /forkserver, /spawn) is one row, which names
+the methods it passed on. The table sits in README.md between the two marker lines below.
 """
 import argparse
 import json
@@ -19,7 +20,8 @@ import tempfile
 
 BEGIN = "<!-- fault-table:begin (scripts/fault_table.py) -->"
 END = "<!-- fault-table:end -->"
-BINARIES = ["test_pool_faults", "test_pool_limits", "test_process_faults", "test_interrupts"]
+BINARIES = ["test_pool_faults", "test_pool_limits", "test_process_faults", "test_interrupts",
+            "test_start_method_faults"]
 
 
 def run_suite(build_dir):
@@ -40,23 +42,27 @@ def run_suite(build_dir):
                 data = json.load(f)
         for suite in data["testsuites"]:
             for test in suite["testsuite"]:
-                scenario = f"{suite['name']}.{test['name']}"
+                name, _, method = test["name"].partition("/")
+                scenario = f"{suite['name']}.{name}"
                 if test.get("failures"):
-                    failed.append(scenario)
+                    failed.append(f"{scenario}/{method}" if method else scenario)
                     continue
                 sees = test.get("user_sees")
                 if sees is None:
                     failed.append(f"{scenario} (records no user_sees)")
                     continue
                 skipped = test.get("result") == "SKIPPED"
-                rows.append((scenario, sees, skipped))
+                if rows and rows[-1][0] == scenario:
+                    rows[-1][3].append(method)
+                else:
+                    rows.append((scenario, sees, skipped, [method] if method else []))
     return rows, failed
 
 
 def render(rows):
-    lines = [BEGIN, "", "| scenario (test) | what the user sees |", "|---|---|"]
-    for scenario, sees, _ in rows:
-        lines.append(f"| `{scenario}` | {sees} |")
+    lines = [BEGIN, "", "| scenario (test) | start methods | what the user sees |", "|---|---|---|"]
+    for scenario, sees, _, methods in rows:
+        lines.append(f"| `{scenario}` | {', '.join(methods) if methods else 'fork'} | {sees} |")
     lines += ["", END]
     return "\n".join(lines)
 

@@ -16,11 +16,13 @@
 
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/start_methods.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using Interrupts = mp::test::HygieneTest;
+using Interrupts = mp::test::StartMethodTest;
+using ProcessInterrupts = mp::test::HygieneTest;
 
 using mp::test::iota;
 
@@ -51,12 +53,12 @@ int run_and_signal(int signal, Scenario scenario) {
 
 void say_ready(int fd) { (void)!::write(fd, "r", 1); }
 
-TEST_F(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
+TEST_P(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
   mp::test::user_sees(
       "Ctrl-C (SIGINT) during `pool.map`: `mp::Interrupted` within milliseconds; the pool is "
       "terminated, its workers are gone, later calls throw `std::logic_error`");
-  const int code = run_and_signal(SIGINT, [](int ready) {
-    mp::Pool pool(2);
+  const int code = run_and_signal(SIGINT, [m = GetParam()](int ready) {
+    mp::Pool pool(mp::test::options_for(m, 2));
     const auto workers = pool.pids();
     say_ready(ready);
     const auto t0 = std::chrono::steady_clock::now();
@@ -70,7 +72,7 @@ TEST_F(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
     for (pid_t w : workers) {
       if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
     }
-    if (!mp::test::child_pids().empty()) std::exit(14);
+    if (!mp::test::no_child_left()) std::exit(14);
     // The pool was terminated: further use is a clear error, not a hang.
     try {
       pool.map([](int x) { return x; }, iota(2));
@@ -82,12 +84,13 @@ TEST_F(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
   EXPECT_EQ(code, 0);
 }
 
-TEST_F(Interrupts, SigtermDuringGetThrows) {
+TEST_P(Interrupts, SigtermDuringGetThrows) {
   mp::test::user_sees(
       "SIGTERM during `AsyncResult::get`: `mp::Interrupted` with `signal() == SIGTERM`; no worker "
       "left");
-  const int code = run_and_signal(SIGTERM, [](int ready) {
-    mp::Pool pool(1);
+  const int code = run_and_signal(SIGTERM, [m = GetParam()](int ready) {
+    mp::Pool pool(mp::test::options_for(m, 1));
+    const auto workers = pool.pids();
     auto r = pool.apply_async([](int) { return ::sleep(30); }, 0);
     say_ready(ready);
     try {
@@ -96,17 +99,20 @@ TEST_F(Interrupts, SigtermDuringGetThrows) {
     } catch (const mp::Interrupted& e) {
       if (e.signal() != SIGTERM) std::exit(11);
     }
-    std::exit(mp::test::child_pids().empty() ? 0 : 14);
+    for (pid_t w : workers) {
+      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
+    }
+    std::exit(mp::test::no_child_left() ? 0 : 14);
   });
   EXPECT_EQ(code, 0);
 }
 
-TEST_F(Interrupts, SigintDuringImapThrows) {
+TEST_P(Interrupts, SigintDuringImapThrows) {
   mp::test::user_sees(
       "Ctrl-C while iterating `imap`: `mp::Interrupted` from the iteration, after the results "
       "already consumed");
-  const int code = run_and_signal(SIGINT, [](int ready) {
-    mp::Pool pool(2);
+  const int code = run_and_signal(SIGINT, [m = GetParam()](int ready) {
+    mp::Pool pool(mp::test::options_for(m, 2));
     int seen = 0;
     try {
       for (int y : pool.imap(
@@ -126,10 +132,11 @@ TEST_F(Interrupts, SigintDuringImapThrows) {
   EXPECT_EQ(code, 0);
 }
 
-TEST_F(Interrupts, SigintDuringPoolJoinThrows) {
+TEST_P(Interrupts, SigintDuringPoolJoinThrows) {
   mp::test::user_sees("Ctrl-C during `pool.join()`: `mp::Interrupted`; no worker left");
-  const int code = run_and_signal(SIGINT, [](int ready) {
-    mp::Pool pool(2);
+  const int code = run_and_signal(SIGINT, [m = GetParam()](int ready) {
+    mp::Pool pool(mp::test::options_for(m, 2));
+    const auto workers = pool.pids();
     auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(2), 1);
     pool.close();
     say_ready(ready);
@@ -138,12 +145,15 @@ TEST_F(Interrupts, SigintDuringPoolJoinThrows) {
       std::exit(10);
     } catch (const mp::Interrupted&) {
     }
-    std::exit(mp::test::child_pids().empty() ? 0 : 14);
+    for (pid_t w : workers) {
+      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
+    }
+    std::exit(mp::test::no_child_left() ? 0 : 14);
   });
   EXPECT_EQ(code, 0);
 }
 
-TEST_F(Interrupts, SigintDuringProcessJoinThrows) {
+TEST_F(ProcessInterrupts, SigintDuringProcessJoinThrows) {
   mp::test::user_sees(
       "Ctrl-C during `Process::join`: `mp::Interrupted`; the child is left running for the caller "
       "to decide");
@@ -167,12 +177,12 @@ TEST_F(Interrupts, SigintDuringProcessJoinThrows) {
 }
 
 // Outside a blocking call, a signal keeps its default action: mp swallows nothing.
-TEST_F(Interrupts, SignalOutsideAWaitKeepsItsDefaultAction) {
+TEST_P(Interrupts, SignalOutsideAWaitKeepsItsDefaultAction) {
   mp::test::user_sees(
       "SIGINT while no mp call blocks: the default action (the program ends with SIGINT); mp "
       "swallows nothing");
-  mp::Process child([] {
-    mp::Pool pool(2);
+  mp::Process child([m = GetParam()] {
+    mp::Pool pool(mp::test::options_for(m, 2));
     if (pool.map([](int x) { return x + 1; }, iota(100)).back() != 100) std::exit(10);
     auto slow = pool.apply_async([](int x) { return x; }, 3);
     if (slow.get() != 3) std::exit(11);
@@ -192,16 +202,16 @@ static_assert(std::is_base_of_v<std::exception, mp::Interrupted>);
 std::atomic<int> g_app_signals{0};
 
 // An application that handles SIGINT itself keeps its handler: the map completes.
-TEST_F(Interrupts, ApplicationHandlerIsLeftAlone) {
+TEST_P(Interrupts, ApplicationHandlerIsLeftAlone) {
   mp::test::user_sees(
       "The application's own SIGINT handler runs and the `map` completes: mp only watches signals "
       "left at their default action");
-  const int code = run_and_signal(SIGINT, [](int ready) {
+  const int code = run_and_signal(SIGINT, [m = GetParam()](int ready) {
     struct sigaction sa {};
     sa.sa_handler = [](int) { ++g_app_signals; };
     ::sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
-    mp::Pool pool(2);
+    mp::Pool pool(mp::test::options_for(m, 2));
     say_ready(ready);
     const auto ys = pool.map(
         [](int x) {
@@ -217,11 +227,11 @@ TEST_F(Interrupts, ApplicationHandlerIsLeftAlone) {
 
 // Ctrl-C from a terminal reaches every process of the foreground group; the workers
 // ignore it, so the parent alone decides.
-TEST_F(Interrupts, WorkersIgnoreSigint) {
+TEST_P(Interrupts, WorkersIgnoreSigint) {
   mp::test::user_sees(
       "SIGINT sent to the workers (as a terminal's Ctrl-C reaches the whole group): they ignore it "
       "and finish their tasks");
-  mp::Pool pool(2);
+  mp::Pool pool(options(2));
   auto r = pool.map_async(
       [](int x) {
         ::usleep(200'000);
@@ -232,5 +242,7 @@ TEST_F(Interrupts, WorkersIgnoreSigint) {
   for (pid_t w : pool.pids()) ::kill(w, SIGINT);
   EXPECT_EQ(std::move(r).get(), iota(4));
 }
+
+MP_TEST_ALL_START_METHODS(Interrupts);
 
 }  // namespace

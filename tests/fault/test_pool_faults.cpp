@@ -21,11 +21,13 @@
 #include "helpers/drain.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/shared_counters.hpp"
+#include "helpers/start_methods.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using PoolFaults = mp::test::HygieneTest;
+using PoolFaults = mp::test::StartMethodTest;
 
 using mp::test::iota;
 
@@ -33,8 +35,9 @@ using mp::test::iota;
 // fails with WorkerCrashed and the other 39 complete (through imap, which goes on after a
 // failed item).
 template <class Die>
-mp::WorkerCrashed crash_item_17(Die die) {
-  mp::Pool pool(2);
+mp::WorkerCrashed crash_item_17(mp::PoolOptions o, Die die) {
+  o.processes = 2;
+  mp::Pool pool(o);
   auto results = pool.imap(
       [die](int x) {
         if (x == 17) die();
@@ -61,69 +64,69 @@ mp::WorkerCrashed crash_item_17(Die die) {
   return crash.value_or(mp::WorkerCrashed(0, 0, 0));
 }
 
-TEST_F(PoolFaults, Segfault) {
+TEST_P(PoolFaults, Segfault) {
   mp::test::user_sees(
       "A task raises SIGSEGV: `mp::WorkerCrashed` (signal 11, pid, task 17) for that task only; "
       "the other 39 results arrive; the pool goes on");
-  const auto e = crash_item_17([] { ::raise(SIGSEGV); });
+  const auto e = crash_item_17(options(), [] { ::raise(SIGSEGV); });
   EXPECT_EQ(e.signal(), SIGSEGV);
 }
 
 // A real invalid write (a page with no access rights), not a null store: the sanitizer
 // build would catch a null store itself and abort instead.
-TEST_F(PoolFaults, InvalidMemoryWrite) {
+TEST_P(PoolFaults, InvalidMemoryWrite) {
   mp::test::user_sees(
       "A task writes to a protected page: `mp::WorkerCrashed` (SIGSEGV) for that task only");
-  const auto e = crash_item_17([] {
+  const auto e = crash_item_17(options(), [] {
     void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     *static_cast<volatile int*>(page) = 1;
   });
   EXPECT_EQ(e.signal(), SIGSEGV);
 }
 
-TEST_F(PoolFaults, Abort) {
+TEST_P(PoolFaults, Abort) {
   mp::test::user_sees("A task calls `abort()`: `mp::WorkerCrashed` (SIGABRT) for that task only");
-  const auto e = crash_item_17([] { std::abort(); });
+  const auto e = crash_item_17(options(), [] { std::abort(); });
   EXPECT_EQ(e.signal(), SIGABRT);
 }
 
-TEST_F(PoolFaults, ExitWithStatus) {
+TEST_P(PoolFaults, ExitWithStatus) {
   mp::test::user_sees(
       "A task calls `_exit(3)`: `mp::WorkerCrashed` with `exitcode() == 3` for that task only");
-  const auto e = crash_item_17([] { ::_exit(3); });
+  const auto e = crash_item_17(options(), [] { ::_exit(3); });
   EXPECT_EQ(e.signal(), 0);
   EXPECT_EQ(e.exitcode(), 3);
 }
 
-TEST_F(PoolFaults, ExitZeroMidTask) {
+TEST_P(PoolFaults, ExitZeroMidTask) {
   mp::test::user_sees(
       "A task calls `exit(0)`: `mp::WorkerCrashed` \"exited with status 0\"; a worker leaving "
       "mid-task is never a result");
-  const auto e = crash_item_17([] { std::exit(0); });
+  const auto e = crash_item_17(options(), [] { std::exit(0); });
   EXPECT_EQ(e.exitcode(), 0);
   EXPECT_NE(std::string(e.what()).find("exited with status 0"), std::string::npos) << e.what();
 }
 
-TEST_F(PoolFaults, SigkillFromOutside) {
+TEST_P(PoolFaults, SigkillFromOutside) {
   mp::test::user_sees(
       "A busy worker is SIGKILLed from outside: `mp::WorkerCrashed` (SIGKILL, that pid) for its "
       "task; 100 other tasks complete");
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);  // before the pool, so the workers inherit it
-  mp::Pool pool(2);
-  const int write_fd = fds[1];
+  mp::test::SharedCounters running(1);
+  mp::Pool pool(options(2));
+  const auto report = running.handle();
   auto stuck = pool.apply_async(
-      [write_fd](int) {
-        const pid_t me = ::getpid();
-        (void)!::write(write_fd, &me, sizeof me);
+      [report](int) {
+        report.set(0, ::getpid());
         ::pause();
         return 0;
       },
       0);
-  pid_t victim = 0;
-  ASSERT_EQ(::read(fds[0], &victim, sizeof victim), static_cast<ssize_t>(sizeof victim));
-  ::close(fds[0]);
-  ::close(fds[1]);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (running[0] == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const pid_t victim = running[0];
+  ASSERT_NE(victim, 0) << "the task did not start";
   auto others = pool.map_async([](int x) { return x + 1; }, iota(100), 1);
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
   try {
@@ -136,12 +139,11 @@ TEST_F(PoolFaults, SigkillFromOutside) {
   EXPECT_EQ(std::move(others).get().back(), 100);
 }
 
-TEST_F(PoolFaults, InfiniteLoopStoppedByTimeout) {
+TEST_P(PoolFaults, InfiniteLoopStoppedByTimeout) {
   mp::test::user_sees(
       "A task loops forever under `task_timeout = 200ms`: `mp::TimeoutError`; the worker is "
       "replaced");
-  mp::PoolOptions o;
-  o.processes = 2;
+  mp::PoolOptions o = options(2);
   o.task_timeout = 200ms;
   mp::Pool pool(o);
   auto r = pool.apply_async(
@@ -160,8 +162,7 @@ TEST_F(PoolFaults, InfiniteLoopStoppedByTimeout) {
 // The timeout is per argument: inside a merged message (chunksize 1 over tiny tasks) or a
 // chunk of 10, only the argument that hangs fails; the others of its message run in the
 // replacement.
-void expect_only_item_times_out(int chunksize, int stuck) {
-  mp::PoolOptions o;
+void expect_only_item_times_out(mp::PoolOptions o, int chunksize, int stuck) {
   o.processes = 2;
   o.task_timeout = 300ms;
   mp::Pool pool(o);
@@ -182,18 +183,18 @@ void expect_only_item_times_out(int chunksize, int stuck) {
   EXPECT_EQ(got.values, want);
 }
 
-TEST_F(PoolFaults, TimeoutInsideAMergedMessageFailsOnlyThatArgument) {
+TEST_P(PoolFaults, TimeoutInsideAMergedMessageFailsOnlyThatArgument) {
   mp::test::user_sees(
       "One argument hangs among 2000 tiny ones (chunksize 1, auto batching on): `mp::TimeoutError` "
       "for that argument only, 1999 results");
-  expect_only_item_times_out(1, 1234);
+  expect_only_item_times_out(options(), 1, 1234);
 }
 
-TEST_F(PoolFaults, TimeoutInsideAChunkFailsOnlyThatArgument) {
+TEST_P(PoolFaults, TimeoutInsideAChunkFailsOnlyThatArgument) {
   mp::test::user_sees(
       "One argument hangs inside a chunk of 10: `mp::TimeoutError` for that argument only; the "
       "rest of its chunk runs in the replacement");
-  expect_only_item_times_out(10, 15);
+  expect_only_item_times_out(options(), 10, 15);
 }
 
 struct CrashesWhileSerializing {
@@ -205,10 +206,10 @@ struct CrashesWhileSerializing {
   }
 };
 
-TEST_F(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
+TEST_P(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
   mp::test::user_sees(
       "A worker dies while writing an 8 MiB result: `mp::WorkerCrashed`, never a partial result");
-  mp::Pool pool(1);
+  mp::Pool pool(options(1));
   auto r = pool.apply_async(
       [](std::size_t n) { return CrashesWhileSerializing{std::vector<char>(n, 'x')}; },
       std::size_t{8} << 20);
@@ -216,11 +217,11 @@ TEST_F(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
   EXPECT_EQ(pool.apply([](int x) { return x * 3; }, 3), 9);
 }
 
-TEST_F(PoolFaults, ThousandCrashesInARowLeakNothing) {
+TEST_P(PoolFaults, ThousandCrashesInARowLeakNothing) {
   mp::test::user_sees(
       "1000 worker crashes in a row: each is `mp::WorkerCrashed`; the parent's fd count is "
       "unchanged and its RSS grows < 2 MiB");
-  mp::Pool pool(2);
+  mp::Pool pool(options(2));
   auto rss_kib = [] {
     std::ifstream f("/proc/self/status");
     std::string key;
@@ -257,17 +258,22 @@ TEST_F(PoolFaults, ThousandCrashesInARowLeakNothing) {
 // The parent is SIGKILLed while its pool is busy: the workers must die with it. The
 // probe becomes a child subreaper so the orphaned workers are handed to it and it can see
 // them go.
-TEST_F(PoolFaults, WorkersDieWhenTheParentIsKilled) {
+TEST_P(PoolFaults, WorkersDieWhenTheParentIsKilled) {
   mp::test::user_sees(
       "The parent is SIGKILLed while its pool is busy: every worker dies with it (parent-death "
-      "signal), none is orphaned");
+      "signal, or the fork server ending its children), none is orphaned, no fork server is "
+      "left");
   mp::Process probe([] {
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) std::exit(20);
     int fds[2];
     if (::pipe(fds) != 0) std::exit(21);
     const int write_fd = fds[1];
-    mp::Process victim([write_fd] {
-      mp::Pool pool(2);
+    const mp::StartMethod method = GetParam();
+    mp::Process victim([write_fd, method] {
+      mp::PoolOptions o;
+      o.processes = 2;
+      o.start_method = method;
+      mp::Pool pool(o);
       const auto pids = pool.pids();
       (void)!::write(write_fd, pids.data(), sizeof(pid_t) * pids.size());
       auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(4), 1);
@@ -279,10 +285,12 @@ TEST_F(PoolFaults, WorkersDieWhenTheParentIsKilled) {
       std::exit(22);
     victim.join();
     if (victim.exitcode() != -SIGKILL) std::exit(23);
-    // Both orphans must be reaped here, killed by their parent-death signal, promptly.
-    int reaped = 0;
+    // Both workers must be gone promptly. Forked or spawned, they are orphans handed to
+    // this subreaper, killed by their parent-death signal; started by a fork server, the
+    // server (an orphan too) kills and reaps them when it sees its caller gone.
+    int gone = 0;
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (reaped < 2 && std::chrono::steady_clock::now() < deadline) {
+    while (gone < 2 && std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       const pid_t p = ::waitpid(-1, &status, WNOHANG);
       if (p == workers[0] || p == workers[1]) {
@@ -291,28 +299,34 @@ TEST_F(PoolFaults, WorkersDieWhenTheParentIsKilled) {
         const bool by_signal = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
         const bool by_check = WIFEXITED(status) && WEXITSTATUS(status) == 1;
         if (!by_signal && !by_check) std::exit(24);
-        ++reaped;
-      } else {
-        std::this_thread::sleep_for(5ms);
       }
+      gone = (::kill(workers[0], 0) != 0) + (::kill(workers[1], 0) != 0);
+      if (p <= 0) std::this_thread::sleep_for(5ms);
     }
-    std::exit(reaped == 2 ? 0 : 25);
+    // Nothing else is left either: the fork server, orphaned with its caller, exits.
+    while (!mp::test::child_pids().empty() && std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(-1, nullptr, WNOHANG) <= 0) std::this_thread::sleep_for(5ms);
+    }
+    if (!mp::test::child_pids().empty()) std::exit(26);
+    std::exit(gone == 2 ? 0 : 25);
   });
   probe.start();
   probe.join();
   EXPECT_EQ(probe.exitcode(), 0);
 }
 
-TEST_F(PoolFaults, TerminateWhileBusyLeavesNothing) {
+TEST_P(PoolFaults, TerminateWhileBusyLeavesNothing) {
   mp::test::user_sees(
       "`pool.terminate()` while tasks run: pending results throw `mp::BrokenPool`; every worker is "
       "gone");
-  mp::Pool pool(2);
+  mp::Pool pool(options(2));
   auto busy = pool.map_async([](int) { return ::sleep(30); }, iota(8), 1);
   const auto pids = pool.pids();
   pool.terminate();
   EXPECT_THROW(std::move(busy).get(), mp::BrokenPool);
   for (pid_t p : pids) EXPECT_NE(::kill(p, 0), 0);
 }
+
+MP_TEST_ALL_START_METHODS(PoolFaults);
 
 }  // namespace

@@ -14,45 +14,31 @@
 #include "helpers/drain.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/shared_counters.hpp"
+#include "helpers/start_methods.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using PoolLimits = mp::test::HygieneTest;
+using PoolLimits = mp::test::StartMethodTest;
 
 using mp::test::iota;
 
-// Counters every worker sees: shared anonymous memory mapped before the pool forks.
-class SharedCounters {
- public:
-  explicit SharedCounters(std::size_t n)
-      : n_(n),
-        data_(static_cast<std::atomic<int>*>(::mmap(nullptr, n * sizeof(std::atomic<int>),
-                                                    PROT_READ | PROT_WRITE,
-                                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
-    for (std::size_t i = 0; i < n; ++i) new (&data_[i]) std::atomic<int>(0);
-  }
-  ~SharedCounters() { ::munmap(data_, n_ * sizeof(std::atomic<int>)); }
-  std::atomic<int>* get() const { return data_; }
+using mp::test::SharedCounters;
 
- private:
-  std::size_t n_;
-  std::atomic<int>* data_;
-};
-
-TEST_F(PoolLimits, CrashRetriesRecoverAFlakyTask) {
+TEST_P(PoolLimits, CrashRetriesRecoverAFlakyTask) {
   mp::test::user_sees(
       "A task that dies twice, with `crash_retries = 2`: its third attempt's value, no exception");
   SharedCounters attempts(40);
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 2;
   o.crash_retries = 2;
   mp::Pool pool(o);
-  std::atomic<int>* counts = attempts.get();
+  const auto counts = attempts.handle();
   // Item 7 dies on its first two attempts and succeeds on the third.
   const auto ys = pool.map(
       [counts](int x) {
-        const int attempt = ++counts[x];
+        const int attempt = counts.add(static_cast<std::size_t>(x));
         if (x == 7 && attempt <= 2) ::raise(SIGKILL);
         return x * 2;
       },
@@ -60,23 +46,23 @@ TEST_F(PoolLimits, CrashRetriesRecoverAFlakyTask) {
   std::vector<int> want(40);
   for (int i = 0; i < 40; ++i) want[static_cast<std::size_t>(i)] = 2 * i;
   EXPECT_EQ(ys, want);
-  EXPECT_EQ(counts[7].load(), 3);
+  EXPECT_EQ(attempts[7], 3);
 }
 
-TEST_F(PoolLimits, CrashRetriesRunOutIntoWorkerCrashed) {
+TEST_P(PoolLimits, CrashRetriesRunOutIntoWorkerCrashed) {
   mp::test::user_sees(
       "A task that always aborts, with `crash_retries = 3`: `mp::WorkerCrashed` after exactly four "
       "attempts");
   SharedCounters attempts(1);
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 2;
   o.crash_retries = 3;
   mp::Pool pool(o);
-  std::atomic<int>* count = attempts.get();
+  const auto count = attempts.handle();
   try {
     pool.apply(
         [count](int) -> int {
-          ++count[0];
+          count.add(0);
           std::abort();
         },
         0);
@@ -85,25 +71,25 @@ TEST_F(PoolLimits, CrashRetriesRunOutIntoWorkerCrashed) {
     EXPECT_EQ(e.signal(), SIGABRT);
     EXPECT_EQ(e.cause(), mp::CrashCause::died);
   }
-  EXPECT_EQ(count[0].load(), 4) << "one attempt and three retries";
+  EXPECT_EQ(attempts[0], 4) << "one attempt and three retries";
   EXPECT_EQ(pool.apply([](int x) { return x + 1; }, 1), 2);
 }
 
 // Inside a merged message, a retry runs the crashed argument again; arguments that threw
 // still fail on their own, and every other argument has its value.
-TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
+TEST_P(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
   mp::test::user_sees(
       "Crashes retried inside merged messages of 2000 tiny tasks: every value arrives, an "
       "exception thrown by another argument still reaches the caller");
   SharedCounters attempts(2000);
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 2;
   o.crash_retries = 1;
   mp::Pool pool(o);
-  std::atomic<int>* counts = attempts.get();
+  const auto counts = attempts.handle();
   auto it = pool.imap(
       [counts](int x) {
-        const int attempt = ++counts[x];
+        const int attempt = counts.add(static_cast<std::size_t>(x));
         if (x % 500 == 3 && attempt == 1) ::raise(SIGSEGV);
         if (x == 1000) throw std::out_of_range("x is 1000");
         return x;
@@ -115,25 +101,26 @@ TEST_F(PoolLimits, CrashRetriesInsideABatchLoseNothing) {
   // Each crashed argument ran again after its crash. It may run a third time: when a later
   // argument of the same merged message crashes, the message runs again from its start
   // (documented at PoolOptions::auto_batch), and message sizes depend on measured timing.
-  for (int x : {3, 503, 1003, 1503}) EXPECT_GE(counts[x].load(), 2) << "item " << x;
+  for (int x : {3, 503, 1003, 1503})
+    EXPECT_GE(attempts[static_cast<std::size_t>(x)], 2) << "item " << x;
 }
 
 // The budget is per argument: two arguments of one message that always crash each run
 // 1 + crash_retries times, however their crashes alternate.
-TEST_F(PoolLimits, CrashRetriesAreCountedPerArgument) {
+TEST_P(PoolLimits, CrashRetriesAreCountedPerArgument) {
   mp::test::user_sees(
       "Two arguments of one chunk always crash, `crash_retries = 1`: each runs exactly twice "
       "and fails with `mp::WorkerCrashed`; the other eight have values");
   SharedCounters attempts(10);
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 1;
   o.crash_retries = 1;
   o.auto_batch = false;
   mp::Pool pool(o);
-  std::atomic<int>* counts = attempts.get();
+  const auto counts = attempts.handle();
   auto results = pool.imap(
       [counts](int x) {
-        ++counts[x];
+        counts.add(static_cast<std::size_t>(x));
         if (x == 3 || x == 7) ::raise(SIGKILL);
         return x;
       },
@@ -141,15 +128,15 @@ TEST_F(PoolLimits, CrashRetriesAreCountedPerArgument) {
   const auto got = mp::test::drain<mp::WorkerCrashed>(results);
   EXPECT_EQ(got.values.size(), 8u);
   EXPECT_EQ(got.failures.size(), 2u);
-  EXPECT_EQ(counts[3].load(), 2);
-  EXPECT_EQ(counts[7].load(), 2);
+  EXPECT_EQ(attempts[3], 2);
+  EXPECT_EQ(attempts[7], 2);
 }
 
-TEST_F(PoolLimits, SigxcpuWithoutALimitIsAPlainCrash) {
+TEST_P(PoolLimits, SigxcpuWithoutALimitIsAPlainCrash) {
   mp::test::user_sees(
       "A task dies of SIGXCPU in a pool without `cpu_time_limit`: `mp::WorkerCrashed` with "
       "`cause() == CrashCause::died`");
-  mp::Pool pool(1);
+  mp::Pool pool(options(1));
   try {
     pool.apply(
         [](int) -> int {
@@ -164,36 +151,36 @@ TEST_F(PoolLimits, SigxcpuWithoutALimitIsAPlainCrash) {
   }
 }
 
-TEST_F(PoolLimits, TimeoutsAreNotRetried) {
+TEST_P(PoolLimits, TimeoutsAreNotRetried) {
   mp::test::user_sees(
       "A task stopped by `task_timeout` with `crash_retries = 5`: `mp::TimeoutError` after one "
       "attempt");
   SharedCounters attempts(1);
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 1;
   o.crash_retries = 5;
   o.task_timeout = 150ms;
   mp::Pool pool(o);
-  std::atomic<int>* count = attempts.get();
+  const auto count = attempts.handle();
   EXPECT_THROW(pool.apply(
                    [count](int) {
-                     ++count[0];
+                     count.add(0);
                      ::pause();
                      return 0;
                    },
                    0),
                mp::TimeoutError);
-  EXPECT_EQ(count[0].load(), 1);
+  EXPECT_EQ(attempts[0], 1);
 }
 
-TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
+TEST_P(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
   mp::test::user_sees(
       "A task allocates 1 GiB under `memory_limit = 64 MiB`: `mp::WorkerCrashed` with `cause() == "
       "CrashCause::memory_limit` for that task only");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "the sanitizers reserve terabytes of address space; RLIMIT_AS cannot apply";
 #endif
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 2;
   o.memory_limit = std::size_t{64} << 20;
   mp::Pool pool(o);
@@ -221,11 +208,11 @@ TEST_F(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
   EXPECT_NE(std::string(crash.what()).find("memory_limit"), std::string::npos) << crash.what();
 }
 
-TEST_F(PoolLimits, CpuTimeLimitEndsASpinningTask) {
+TEST_P(PoolLimits, CpuTimeLimitEndsASpinningTask) {
   mp::test::user_sees(
       "A task spins under `cpu_time_limit = 1s`: `mp::WorkerCrashed` (SIGXCPU, "
       "`CrashCause::cpu_time_limit`); short tasks are unaffected");
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 2;
   o.cpu_time_limit = 1s;
   mp::Pool pool(o);
@@ -257,10 +244,10 @@ TEST_F(PoolLimits, CpuTimeLimitEndsASpinningTask) {
   EXPECT_EQ(std::accumulate(sums.begin(), sums.end(), 0), 40);
 }
 
-TEST_F(PoolLimits, SleepingDoesNotCountAgainstTheCpuLimit) {
+TEST_P(PoolLimits, SleepingDoesNotCountAgainstTheCpuLimit) {
   mp::test::user_sees(
       "A task sleeps 1.5 s under `cpu_time_limit = 1s`: its value (sleeping uses no CPU time)");
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 1;
   o.cpu_time_limit = 1s;
   mp::Pool pool(o);
@@ -273,11 +260,11 @@ TEST_F(PoolLimits, SleepingDoesNotCountAgainstTheCpuLimit) {
             4);
 }
 
-TEST_F(PoolLimits, BadLimitsAreRejectedAtTheCall) {
+TEST_P(PoolLimits, BadLimitsAreRejectedAtTheCall) {
   mp::test::user_sees(
       "A negative `cpu_time_limit` or `crash_retries`: `std::invalid_argument` from the "
       "constructor");
-  mp::PoolOptions o;
+  mp::PoolOptions o = options();
   o.processes = 1;
   o.cpu_time_limit = -1s;
   EXPECT_THROW(mp::Pool{o}, std::invalid_argument);
@@ -285,5 +272,7 @@ TEST_F(PoolLimits, BadLimitsAreRejectedAtTheCall) {
   o.crash_retries = -1;
   EXPECT_THROW(mp::Pool{o}, std::invalid_argument);
 }
+
+MP_TEST_ALL_START_METHODS(PoolLimits);
 
 }  // namespace

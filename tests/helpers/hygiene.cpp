@@ -67,6 +67,11 @@ std::vector<int> child_pids() {
   return out;
 }
 
+bool no_child_left() {
+  mp::process::stop_fork_server();
+  return child_pids().empty();
+}
+
 void user_sees(const std::string& text) { ::testing::Test::RecordProperty("user_sees", text); }
 
 void HygieneTest::SetUp() { fds_before_ = count_open_fds(); }

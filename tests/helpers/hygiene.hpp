@@ -15,6 +15,9 @@ std::vector<int> open_fds();
 std::vector<std::string> mp_shm_entries();
 // Pids of this process's children, zombies included (from /proc).
 std::vector<int> child_pids();
+// True if this process has no child left once the fork server (which lives as long as
+// the program) is stopped.
+bool no_child_left();
 
 // Records what a user sees in this test's scenario (a test property, in the JSON report),
 // for the table of fault scenarios in README.md (scripts/fault_table.py).

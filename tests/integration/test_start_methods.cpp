@@ -4,13 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <mp/mp.hpp>
 #include <set>
+#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
@@ -60,11 +59,12 @@ TEST_P(StartMethods, EveryCallFormGivesTheSameResults) {
   EXPECT_EQ(pool.map([](int x) { return x * x; }, iota(1000)), want);
   EXPECT_EQ(pool.map([](int x) { return x * x; }, iota(1000), 7), want);
   std::multiset<int> unordered;
-  for (int y : pool.imap_unordered([](int x) { return x * x; }, iota(1000), 16)) unordered.insert(y);
+  for (int y : pool.imap_unordered([](int x) { return x * x; }, iota(1000), 16))
+    unordered.insert(y);
   EXPECT_EQ(unordered, std::multiset<int>(want.begin(), want.end()));
-  EXPECT_EQ(pool.apply([](std::string s, int n) { return s + std::to_string(n); },
-                       std::string("n="), 5),
-            "n=5");
+  EXPECT_EQ(
+      pool.apply([](std::string s, int n) { return s + std::to_string(n); }, std::string("n="), 5),
+      "n=5");
   std::vector<std::pair<int, int>> pairs{{2, 3}, {4, 5}};
   EXPECT_EQ(pool.starmap([](int a, int b) { return a * b; }, pairs), (std::vector<int>{6, 20}));
   pool.close();
@@ -158,85 +158,6 @@ TEST_F(StartMethodChoice, NamesAreParsedAndBadNamesRejected) {
   EXPECT_EQ(mp::start_method_from_name("spawn"), mp::StartMethod::spawn);
   EXPECT_EQ(mp::start_method_from_name("fork"), mp::StartMethod::fork);
   EXPECT_THROW(mp::start_method_from_name("vfork"), std::invalid_argument);
-}
-
-// A thread that waits until told to stop, so that the process has two threads.
-class BusyThread {
- public:
-  BusyThread()
-      : t_([this] {
-          while (!stop_) std::this_thread::sleep_for(1ms);
-        }) {}
-  ~BusyThread() {
-    stop_ = true;
-    t_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread t_;
-};
-
-TEST_F(StartMethodChoice, ForkIsNotUsedWhenTheCallerHasThreads) {
-  BusyThread other;
-  ASSERT_GE(mp::process::thread_count(), 2);
-  mp::Pool pool(2);  // start method fork
-  for (pid_t pid : pool.pids()) {
-    EXPECT_EQ(parent_of(pid), mp::process::fork_server_pid())
-        << "worker " << pid << " was forked from a process with threads";
-  }
-  EXPECT_EQ(pool.map([](int x) { return x + 1; }, iota(100)).back(), 100);
-}
-
-TEST_F(StartMethodChoice, ForkWithThreadsAndAnUnsendableInitializerIsAClearError) {
-  BusyThread other;
-  mp::PoolOptions o;
-  o.processes = 1;
-  std::string captured = "x";
-  o.initializer = [captured] { (void)captured.size(); };
-  try {
-    mp::Pool pool(o);
-    ADD_FAILURE() << "no exception";
-  } catch (const std::logic_error& e) {
-    EXPECT_NE(std::string(e.what()).find("threads"), std::string::npos) << e.what();
-  }
-}
-
-TEST_F(StartMethodChoice, AKilledForkServerIsReplacedWithItsWorkers) {
-  mp::PoolOptions o;
-  o.processes = 2;
-  o.start_method = mp::StartMethod::forkserver;
-  mp::Pool pool(o);
-  EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
-  const pid_t server = mp::process::fork_server_pid();
-  ASSERT_GT(server, 0);
-  const std::vector<pid_t> workers = pool.pids();
-  ::kill(server, SIGKILL);
-  // Its workers die with it (parent-death signal).
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  for (pid_t w : workers) {
-    while (::kill(w, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(1ms);
-    }
-    EXPECT_NE(::kill(w, 0), 0) << "worker " << w << " outlived its fork server";
-  }
-  // The pool replaces them from a new server; nothing was running, so nothing fails.
-  std::size_t ok = 0;
-  std::size_t crashed = 0;
-  auto results = pool.imap([](int x) { return x; }, iota(50), 1);
-  for (;;) {
-    try {
-      auto v = results.next(20s);
-      if (!v) break;
-      ++ok;
-    } catch (const mp::WorkerCrashed&) {
-      ++crashed;
-    }
-  }
-  EXPECT_EQ(ok, 50u);
-  EXPECT_EQ(crashed, 0u);
-  EXPECT_NE(mp::process::fork_server_pid(), server);
-  EXPECT_EQ(pool.map([](int x) { return x * 3; }, iota(10)).back(), 27);
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// Running one test on every start method (fork, forkserver, spawn): a test written with
+// TEST_P on a StartMethodTest fixture builds its pools from options(), and
+// MP_TEST_ALL_START_METHODS(Suite) instantiates it once per method, as Suite.Name/method.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <mp/pool_options.hpp>
+#include <mp/start_method.hpp>
+#include <string>
+
+#include "helpers/hygiene.hpp"
+
+namespace mp::test {
+
+// Options for a pool of `processes` workers started by `method`.
+inline PoolOptions options_for(StartMethod method, int processes = 0) {
+  PoolOptions o;
+  o.processes = processes;
+  o.start_method = method;
+  return o;
+}
+
+class StartMethodTest : public HygieneTest, public ::testing::WithParamInterface<StartMethod> {
+ protected:
+  // Options for a pool of `processes` workers started by the method under test.
+  PoolOptions options(int processes = 0) const { return options_for(GetParam(), processes); }
+};
+
+inline std::string start_method_name(const ::testing::TestParamInfo<StartMethod>& info) {
+  return std::string(to_string(info.param));
+}
+
+}  // namespace mp::test
+
+#define MP_TEST_ALL_START_METHODS(Suite)                                        \
+  INSTANTIATE_TEST_SUITE_P(                                                     \
+      , Suite,                                                                  \
+      ::testing::Values(::mp::StartMethod::fork, ::mp::StartMethod::forkserver, \
+                        ::mp::StartMethod::spawn),                              \
+      ::mp::test::start_method_name)
