@@ -11,12 +11,14 @@
 
 #include <chrono>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
+#include <type_traits>
 #include <utility>
+
+#include "mp/detail/bound_call.hpp"
+#include "mp/start_method.hpp"
 
 namespace mp {
 
@@ -37,17 +39,26 @@ class ProcessInfo {
 };
 ProcessInfo current_process();
 
+namespace detail {
+// How a Process keeps an argument: by value, and a string literal or other char pointer
+// as a std::string when the target accepts one, so that it can be sent to a process
+// that does not share the caller's memory (forkserver, spawn).
+template <class A>
+using stored_arg_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
+                                            std::is_same_v<std::decay_t<A>, char*>,
+                                        std::string, std::decay_t<A>>;
+}  // namespace detail
+
 class Process {
  public:
   // The target is called as target(args...) in the child, with copies of the arguments
-  // taken now. The child is a fork of the caller: it sees the parent's memory as of
-  // start(), and nothing it changes is visible to the parent.
+  // taken now. With the fork start method (the default) the child is a fork of the
+  // caller: it sees the parent's memory as of start(), and nothing it changes is visible
+  // to the parent. With forkserver or spawn the target and its arguments are sent to the
+  // child, so they must be sendable (include/mp/initializer.hpp says what is).
   template <class F, class... Args>
   explicit Process(F&& target, Args&&... args)
-      : target_([f = std::forward<F>(target),
-                 tup = std::make_tuple(std::forward<Args>(args)...)]() mutable {
-          std::apply(f, std::move(tup));
-        }) {
+      : target_(bind(std::forward<F>(target), std::forward<Args>(args)...)) {
     init_name();
   }
   Process(Process&&) noexcept;
@@ -85,6 +96,10 @@ class Process {
   bool daemon() const noexcept { return daemon_; }
   // Must be called before start(). A daemon child is killed when the parent exits.
   void set_daemon(bool daemon);
+  StartMethod start_method() const noexcept { return start_method_; }
+  // Must be called before start(); see include/mp/start_method.hpp. start() throws
+  // std::invalid_argument if the method needs a sendable target and this one is not.
+  void set_start_method(StartMethod method);
   // After the child exited: the exception that escaped its target, as mp::RemoteError
   // (type, message, pid); mp::WorkerCrashed (signal, pid) if a signal killed it, other
   // than the one terminate() or kill() sent; nullptr if it exited by itself (exitcode()
@@ -96,13 +111,25 @@ class Process {
   struct StateDeleter {
     void operator()(State* s) const noexcept;
   };
+  template <class F, class... Args>
+  static detail::BoundCall bind(F&& target, Args&&... args) {
+    using Fn = std::decay_t<F>;
+    if constexpr (std::is_invocable_v<Fn&, detail::stored_arg_t<Args>...>) {
+      return detail::BoundCall::bind(Fn(std::forward<F>(target)),
+                                     detail::stored_arg_t<Args>(std::forward<Args>(args))...);
+    } else {
+      return detail::BoundCall::bind(Fn(std::forward<F>(target)),
+                                     std::decay_t<Args>(std::forward<Args>(args))...);
+    }
+  }
   void init_name();
   bool join_for(std::chrono::nanoseconds timeout);
   bool wait_for_exit(std::chrono::nanoseconds timeout);
 
-  std::function<void()> target_;
+  detail::BoundCall target_;
   std::string name_;
   bool daemon_ = false;
+  StartMethod start_method_ = StartMethod::fork;
   std::unique_ptr<State, StateDeleter> state_;
 };
 

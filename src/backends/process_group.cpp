@@ -13,8 +13,8 @@
 #include <new>
 #include <stdexcept>
 
-#include "mp/detail/kernels.hpp"
 #include "context/child_entry.hpp"
+#include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
 #include "runtime/worker_boot.hpp"
 #include "runtime/worker_loop.hpp"
@@ -377,9 +377,8 @@ void ProcessGroup::collect_exits(int timeout_ms) {
     int status = 0;
     // A worker the fork server started is the server's child: the server reaps it and
     // relays the status (its pidfd being readable, the status is on its way).
-    const pid_t r =
-        s.launcher != nullptr ? (status = s.launcher->reap(s.pid), s.pid)
-                              : ::waitpid(s.pid, &status, WNOHANG);
+    const pid_t r = s.launcher != nullptr ? (status = s.launcher->reap(s.pid), s.pid)
+                                          : ::waitpid(s.pid, &status, WNOHANG);
     if (r == s.pid) {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.pidfd.get(), nullptr);
       s.pidfd.reset();

@@ -44,6 +44,7 @@ void become_child_if_started_by_mp() {
   // library an object file nothing refers to is not linked in.
   static const bool registered = [] {
     process::register_child_role("forkserver", &process::run_fork_server);
+    process::register_child_role("process", &process::run_process_role);
     process::register_child_role(runtime::kWorkerRole, &runtime::run_worker_role);
     return true;
   }();

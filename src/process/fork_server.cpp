@@ -48,6 +48,7 @@ enum : std::uint32_t { kLaunch = 1, kStarted = 2, kExited = 3 };
 struct LaunchRequest {
   std::uint32_t kind = kLaunch;
   std::uint32_t nfds = 0;  // fds sent; the last is the blob
+  std::uint32_t die_with_caller = 1;
   std::int32_t targets[kMaxFds] = {};
   char role[32] = {};
 };
@@ -182,7 +183,7 @@ class ForkServer {
     const int fd = pidfd.get();
     send_with_fds(sock_.get(), &reply, sizeof reply, &fd, 1);
     watch(fd, pid);
-    children_.emplace(pid, std::move(pidfd));
+    children_.emplace(pid, Child{std::move(pidfd), req.die_with_caller != 0});
   }
 
   [[noreturn]] void become_child(const LaunchRequest& req, std::vector<sys::UniqueFd>& fds,
@@ -190,11 +191,13 @@ class ForkServer {
     // Nothing of the server's is the child's: its socket, epoll and children's pidfds.
     ::close(epoll_.release());
     ::close(sock_.release());
-    for (auto& [pid, fd] : children_) {
-      ::close(fd.release());
+    for (auto& [pid, child] : children_) {
+      ::close(child.pidfd.release());
     }
     ::signal(SIGINT, SIG_DFL);
-    die_with_parent(server);
+    if (req.die_with_caller != 0) {
+      die_with_parent(server);
+    }
     // Put each fd at the number it has in the caller: first out of the way of every
     // target, then onto its target.
     const std::size_t n = req.nfds - 1;  // the last one is the blob
@@ -241,27 +244,36 @@ class ForkServer {
     }
     const auto it = children_.find(pid);
     if (it != children_.end()) {
-      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.get(), nullptr);
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.pidfd.get(), nullptr);
       children_.erase(it);
     }
     const Reply reply{kExited, pid, r == pid ? status : SIGKILL};
     send_with_fds(sock_.get(), &reply, sizeof reply, nullptr, 0);
   }
 
+  // The caller is gone: its workers and daemons go too; other children live on.
   [[noreturn]] void shut_down(int code) {
-    for (auto& [pid, fd] : children_) {
-      ::kill(pid, SIGKILL);
+    for (auto& [pid, child] : children_) {
+      if (child.die_with_caller) {
+        sys::pidfd_signal(child.pidfd.get(), SIGKILL);
+      }
     }
-    for (auto& [pid, fd] : children_) {
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    for (auto& [pid, child] : children_) {
+      if (child.die_with_caller) {
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
       }
     }
     exit_child(code);
   }
 
+  struct Child {
+    sys::UniqueFd pidfd;
+    bool die_with_caller = true;
+  };
   sys::UniqueFd sock_;
   sys::UniqueFd epoll_;
-  std::map<pid_t, sys::UniqueFd> children_;
+  std::map<pid_t, Child> children_;
 };
 
 }  // namespace
@@ -298,6 +310,7 @@ class ForkServerClient final : public Launcher {
     ensure_started();
     LaunchRequest req;
     req.nfds = static_cast<std::uint32_t>(spec.fds.size() + 1);
+    req.die_with_caller = spec.die_with_caller ? 1 : 0;
     std::vector<int> fds = spec.fds;
     for (std::size_t i = 0; i < spec.fds.size(); ++i) {
       req.targets[i] = spec.fds[i];
@@ -439,8 +452,8 @@ class ForkServerClient final : public Launcher {
   std::mutex mutex_;
   sys::UniqueFd sock_;
   pid_t server_ = 0;
-  pid_t owner_ = 0;                 // the process that started the server
-  std::map<pid_t, int> exited_;     // statuses relayed before they were asked for
+  pid_t owner_ = 0;              // the process that started the server
+  std::map<pid_t, int> exited_;  // statuses relayed before they were asked for
   // Which server started each live child: one that died took its children with it.
   std::map<pid_t, std::uint64_t> started_;
   std::uint64_t generation_ = 1;

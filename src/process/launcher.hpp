@@ -25,6 +25,9 @@ struct LaunchSpec {
   // Passed to the child at the same numbers they have in the caller.
   std::vector<int> fds;
   std::vector<std::byte> blob;
+  // The fork server kills the child when the caller is gone (a pool worker, a daemon
+  // Process); otherwise the child outlives it, as a non-daemon Process outlives its parent.
+  bool die_with_caller = true;
 };
 
 // What a role is given in the child.
@@ -57,6 +60,8 @@ Launcher& spawn_launcher();
 Launcher& fork_server();
 // The fork server's own role (registered as "forkserver" by mp::init).
 void run_fork_server(const ChildBoot& boot);
+// A Process started by the fork server or spawn (registered as "process").
+void run_process_role(const ChildBoot& boot);
 
 // In a process that a launcher started by exec, plays the role it was started for and
 // never returns; elsewhere returns at once. Registered roles only.

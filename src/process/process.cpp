@@ -12,11 +12,15 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <typeinfo>
+#include <vector>
 
+#include "mp/detail/codec.hpp"
 #include "mp/errors.hpp"
 #include "process/child.hpp"
 #include "process/current.hpp"
+#include "process/launcher.hpp"
 #include "sys/demangle.hpp"
 #include "sys/interrupt.hpp"
 #include "sys/unique_fd.hpp"
@@ -64,10 +68,65 @@ ProcessInfo current_process() {
   return info;
 }
 
+namespace {
+
+// Runs a Process's target in the child. An exception that escapes it is written to
+// `error_fd` (type, NUL, message) for the parent's exception(), and printed as Python
+// prints it; the child then exits with status 1.
+[[noreturn]] void run_target(const detail::BoundCall& target, const std::string& name,
+                             int error_fd) {
+  try {
+    target();
+  } catch (const std::exception& e) {
+    const std::string type = sys::demangle(typeid(e).name());
+    const std::string msg = std::string(type) + '\0' + e.what();
+    sys::write_full(error_fd, msg.data(), msg.size());
+    std::fprintf(stderr, "Process %s:\n%s: %s\n", name.c_str(), type.c_str(), e.what());
+    process::exit_child(1);
+  } catch (...) {
+    const std::string msg = std::string("unknown exception") + '\0';
+    sys::write_full(error_fd, msg.data(), msg.size());
+    std::fprintf(stderr, "Process %s: unknown exception\n", name.c_str());
+    process::exit_child(1);
+  }
+  process::exit_child(0);
+}
+
+// What a Process started by the fork server or spawn is sent.
+using ProcessBoot = std::tuple<std::string,              // name
+                               bool,                     // daemon
+                               int,                      // error pipe fd
+                               std::vector<std::byte>>;  // the encoded target
+
+// Once per process: fork from a caller with other threads is reported.
+void warn_threads_once(int threads, const char* what) {
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    std::fprintf(stderr, "mp: this process has %d threads; %s\n", threads, what);
+  }
+}
+
+}  // namespace
+
+namespace process {
+void run_process_role(const ChildBoot& boot) {
+  ProcessBoot fields;
+  detail::Reader r(boot.blob.data(), boot.blob.size());
+  detail::decode(r, fields);
+  auto& [name, daemon, error_fd, target] = fields;
+  if (daemon) {
+    die_with_parent(boot.parent);
+  }
+  set_current_process_name(name);
+  run_target(detail::BoundCall::from_encoded(std::move(target)), name, error_fd);
+}
+}  // namespace process
+
 struct Process::State {
   pid_t pid = 0;
   sys::UniqueFd pidfd;
-  sys::UniqueFd error_pipe;  // the child writes the escaped exception here
+  process::Launcher* launcher = nullptr;  // null: forked by this process
+  sys::UniqueFd error_pipe;               // the child writes the escaped exception here
   std::optional<int> status;
   std::exception_ptr error;
   int signal_sent = 0;  // by terminate() or kill(): a death the caller asked for
@@ -90,9 +149,20 @@ Process::~Process() {
     }
     join();
   } catch (...) {
-    ::kill(state_->pid, SIGKILL);
-    ::waitpid(state_->pid, nullptr, 0);
+    sys::pidfd_signal(state_->pidfd.get(), SIGKILL);
+    if (state_->launcher != nullptr) {
+      state_->launcher->reap(state_->pid);
+    } else {
+      ::waitpid(state_->pid, nullptr, 0);
+    }
   }
+}
+
+void Process::set_start_method(StartMethod method) {
+  if (state_) {
+    throw std::logic_error("mp: set_start_method() after start()");
+  }
+  start_method_ = method;
 }
 
 void Process::set_name(std::string name) { name_ = std::move(name); }
@@ -108,30 +178,60 @@ void Process::start() {
   if (state_) {
     throw std::logic_error("mp: a process can only be started once");
   }
+  process::Launcher* launcher = nullptr;
+  if (start_method_ == StartMethod::spawn) {
+    launcher = &process::spawn_launcher();
+  } else if (start_method_ == StartMethod::forkserver) {
+    launcher = &process::fork_server();
+  } else if (const int threads = process::thread_count(); threads > 1) {
+    // A fork copies only the calling thread; a lock another thread holds stays locked in
+    // the child. A target that can be sent goes to the fork server instead.
+    if (target_.sendable()) {
+      launcher = &process::fork_server();
+      warn_threads_once(threads,
+                        "Process children start from the fork server instead of fork (a forked "
+                        "child would inherit locks held by other threads). Start processes "
+                        "before threads, or choose StartMethod::forkserver.");
+    } else {
+      warn_threads_once(threads,
+                        "a Process whose target cannot be sent to the fork server is forked "
+                        "from it anyway: a lock held by another thread stays locked in the "
+                        "child. Start processes before threads.");
+    }
+  }
+  if (launcher != nullptr && !target_.sendable()) {
+    throw std::invalid_argument(
+        "mp: with start method " + std::string(to_string(start_method_)) + " the target of " +
+        name_ +
+        " and its arguments must be sendable to a process that does not share this "
+        "one's memory (a function, a lambda capturing only trivially copyable values, a function "
+        "object with a cereal serialize(); arguments of types mp can send)");
+  }
   std::unique_ptr<State, StateDeleter> state(new State);
   sys::PipeFds pipe = sys::make_pipe();
   const int error_fd = pipe.write.get();
-  std::function<void()>& target = target_;
-  const std::string& name = name_;
-  state->pid = process::fork_child(name_, daemon_, [&target, &name, error_fd] {
-    try {
-      target();
-    } catch (const std::exception& e) {
-      const std::string type = sys::demangle(typeid(e).name());
-      const std::string msg = std::string(type) + '\0' + e.what();
-      sys::write_full(error_fd, msg.data(), msg.size());
-      std::fprintf(stderr, "Process %s:\n%s: %s\n", name.c_str(), type.c_str(), e.what());
-      process::exit_child(1);
-    } catch (...) {
-      const std::string msg = std::string("unknown exception") + '\0';
-      sys::write_full(error_fd, msg.data(), msg.size());
-      std::fprintf(stderr, "Process %s: unknown exception\n", name.c_str());
-      process::exit_child(1);
-    }
-  });
+  if (launcher == nullptr) {
+    const detail::BoundCall& target = target_;
+    const std::string& name = name_;
+    state->pid = process::fork_child(
+        name_, daemon_, [&target, &name, error_fd] { run_target(target, name, error_fd); });
+    state->pidfd = sys::open_pidfd(state->pid);
+  } else {
+    process::LaunchSpec spec;
+    spec.role = "process";
+    spec.fds = {error_fd};
+    spec.die_with_caller = daemon_;
+    const ProcessBoot fields{name_, daemon_, error_fd, target_.encoded()};
+    detail::VectorWriter w;
+    detail::encode(w, fields);
+    spec.blob.assign(w.data(), w.data() + w.size());
+    process::Launched started = launcher->launch(spec);
+    state->pid = started.pid;
+    state->pidfd = std::move(started.pidfd);
+  }
+  state->launcher = launcher;
   pipe.write.reset();
   state->error_pipe = std::move(pipe.read);
-  state->pidfd = sys::open_pidfd(state->pid);
   state_ = std::move(state);
 }
 
@@ -174,11 +274,16 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
     return false;
   }
   int status = 0;
-  pid_t r = 0;
-  while ((r = ::waitpid(state_->pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  if (r != state_->pid) {
-    sys::throw_errno("waitpid");
+  if (state_->launcher != nullptr) {
+    // Started by the fork server: the server reaps it and relays its status.
+    status = state_->launcher->reap(state_->pid);
+  } else {
+    pid_t r = 0;
+    while ((r = ::waitpid(state_->pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (r != state_->pid) {
+      sys::throw_errno("waitpid");
+    }
   }
   state_->status = exitcode_of(status);
   state_->pidfd.reset();
@@ -210,14 +315,14 @@ bool Process::is_alive() {
 void Process::terminate() {
   if (state_ && !state_->status) {
     state_->signal_sent = SIGTERM;
-    ::kill(state_->pid, SIGTERM);
+    sys::pidfd_signal(state_->pidfd.get(), SIGTERM);
   }
 }
 
 void Process::kill() {
   if (state_ && !state_->status) {
     state_->signal_sent = SIGKILL;
-    ::kill(state_->pid, SIGKILL);
+    sys::pidfd_signal(state_->pidfd.get(), SIGKILL);
   }
 }
 

@@ -13,14 +13,14 @@
 namespace mp::runtime {
 namespace {
 
-using BootFields = std::tuple<int,                     // index
-                              std::string,             // name
-                              int,                     // maxtasksperchild
-                              std::int64_t,            // spin, ns
-                              std::uint64_t,           // memory_limit
-                              std::int64_t,            // cpu_time_limit, s
-                              int, int, int,           // region fds
-                              int,                     // parent bell fd
+using BootFields = std::tuple<int,                      // index
+                              std::string,              // name
+                              int,                      // maxtasksperchild
+                              std::int64_t,             // spin, ns
+                              std::uint64_t,            // memory_limit
+                              std::int64_t,             // cpu_time_limit, s
+                              int, int, int,            // region fds
+                              int,                      // parent bell fd
                               std::vector<std::byte>>;  // encoded initializer
 
 }  // namespace
@@ -29,20 +29,12 @@ std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
                                           const WorkerRegion::Fds& region, int parent_bell_fd) {
   std::vector<std::byte> init;
   if (config.initializer != nullptr) {
-    const auto bytes = config.initializer->encoded();
-    init.assign(bytes.begin(), bytes.end());
+    init = config.initializer->encoded();
   }
-  const BootFields fields{config.index,
-                          config.name,
-                          config.maxtasksperchild,
-                          config.spin.count(),
-                          config.memory_limit,
-                          config.cpu_time_limit.count(),
-                          region.shared,
-                          region.task_large,
-                          region.result_large,
-                          parent_bell_fd,
-                          std::move(init)};
+  const BootFields fields{config.index,        config.name,         config.maxtasksperchild,
+                          config.spin.count(), config.memory_limit, config.cpu_time_limit.count(),
+                          region.shared,       region.task_large,   region.result_large,
+                          parent_bell_fd,      std::move(init)};
   detail::VectorWriter w;
   detail::encode(w, fields);
   return {w.data(), w.data() + w.size()};

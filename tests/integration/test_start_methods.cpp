@@ -146,6 +146,38 @@ TEST_P(StartMethods, LargePayloadsBothWays) {
   EXPECT_EQ(back, big);
 }
 
+void exit_with_sum(std::string word, int n) { std::exit(static_cast<int>(word.size()) + n); }
+
+TEST_P(StartMethods, ProcessTargetAndArgumentsTravel) {
+  mp::Process p(exit_with_sum, "first", 4);  // a string literal travels as a std::string
+  p.set_start_method(GetParam());
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 9);
+  mp::Process named(
+      [](std::string want) { std::exit(mp::current_process().name() == want ? 0 : 1); },
+      std::string("Worker-A"));
+  named.set_name("Worker-A");
+  named.set_start_method(GetParam());
+  named.start();
+  named.join();
+  EXPECT_EQ(named.exitcode(), 0) << "the child knows its name";
+}
+
+TEST_P(StartMethods, AnUnsendableProcessTargetIsRejectedUnlessForked) {
+  const std::string captured = "not trivially copyable";
+  mp::Process p([captured] { std::exit(static_cast<int>(captured.size())); });
+  p.set_start_method(GetParam());
+  if (GetParam() == mp::StartMethod::fork) {
+    p.start();
+    p.join();
+    EXPECT_EQ(p.exitcode(), static_cast<int>(captured.size()));
+  } else {
+    EXPECT_THROW(p.start(), std::invalid_argument);
+    EXPECT_EQ(p.pid(), 0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(, StartMethods,
                          ::testing::Values(mp::StartMethod::fork, mp::StartMethod::forkserver,
                                            mp::StartMethod::spawn),
