@@ -84,6 +84,7 @@ std::uint64_t parse_count(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::init(argc, argv);  // a process mp starts by exec becomes a worker here
   const std::uint64_t count = parse_count(argc, argv);
   const std::vector<std::string> names = {"first", "second", "third", "fourth"};
   std::printf("4 jobs, each the sum of i*i for i < %llu; parent PID %d, %d CPUs\n\n",

@@ -93,6 +93,7 @@ std::uint64_t parse_count(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::init(argc, argv);  // a process mp starts by exec becomes a worker here
   const std::uint64_t count = parse_count(argc, argv);
   const std::vector<Job> jobs = {{0, count}, {1, count}, {2, count}, {3, count}};
   std::printf("4 jobs, each the sum of i*i for i < %llu; parent PID %d\n\n",

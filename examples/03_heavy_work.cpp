@@ -82,6 +82,7 @@ long long parse(int argc, char** argv, int i, long long fallback, long long lo, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::init(argc, argv);  // a process mp starts by exec becomes a worker here
   const auto count = static_cast<std::uint64_t>(parse(argc, argv, 1, 4'000'000, 1, 4'000'000'000));
   const auto jobs = static_cast<int>(parse(argc, argv, 2, 4, 1, 64));
   const auto rounds = static_cast<int>(parse(argc, argv, 3, 3, 1, 100));

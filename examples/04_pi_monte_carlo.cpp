@@ -183,6 +183,7 @@ double parse(int argc, char** argv, int i, double fallback, double lo, double hi
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::init(argc, argv);  // a process mp starts by exec becomes a worker here
   const auto total = static_cast<std::uint64_t>(parse(argc, argv, 1, 1e8, 1e3, 1e12));
   const int max_processes = static_cast<int>(parse(argc, argv, 2, 2 * mp::cpu_count(), 1, 64));
 

@@ -23,9 +23,13 @@ int die(int) {
 
 // From a task whose worker is SIGKILLed to the replacement's first answer: the crash is
 // noticed (pidfd), the task fails with WorkerCrashed, a replacement is forked and runs the
-// next task. One worker, so the next task must wait for the replacement.
+// next task. One worker, so the next task must wait for the replacement. Per start
+// method (0 fork, 1 forkserver, 2 spawn): how the replacement is started.
 void BM_CrashRecovery(benchmark::State& state) {
-  mp::Pool pool(1);
+  mp::PoolOptions options;
+  options.processes = 1;
+  options.start_method = static_cast<mp::StartMethod>(state.range(0));
+  mp::Pool pool(options);
   for (auto _ : state) {
     bool crashed = false;
     try {
@@ -40,7 +44,11 @@ void BM_CrashRecovery(benchmark::State& state) {
     }
   }
 }
-BENCHMARK(BM_CrashRecovery)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CrashRecovery)
+    ->ArgName("method")
+    ->DenseRange(0, 2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // map of add_one over 10^6 ints on 2 workers with PoolOptions::task_timeout off (0) or
 // on (1: ten seconds, never reached), chunksize 1 or the default (0).

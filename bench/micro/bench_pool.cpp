@@ -98,10 +98,21 @@ BENCHMARK(BM_PoolMap)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-// (c) A pool's whole life: start the workers, first result, close, join.
+// (c) A pool's whole life: start the workers, first result, close, join; per start
+// method (0 fork, 1 forkserver, 2 spawn), with the caller holding `ballast` MiB of touched
+// memory (fork copies the caller's page tables; the fork server and spawn do not).
 void BM_PoolStartup(benchmark::State& state) {
+  const auto method = static_cast<mp::StartMethod>(state.range(0));
+  std::vector<char> ballast(static_cast<std::size_t>(state.range(1)) << 20, 1);
+  benchmark::DoNotOptimize(ballast.data());
+  mp::PoolOptions options;
+  options.processes = kWorkers;
+  options.start_method = method;
+  {
+    mp::Pool warm(options);  // the fork server starts once per program, not per pool
+  }
   for (auto _ : state) {
-    mp::Pool pool(kWorkers);
+    mp::Pool pool(options);
     int y = pool.apply(add_one, 41);
     benchmark::DoNotOptimize(y);
     pool.close();
@@ -112,7 +123,11 @@ void BM_PoolStartup(benchmark::State& state) {
     }
   }
 }
-BENCHMARK(BM_PoolStartup)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PoolStartup)
+    ->ArgNames({"method", "ballast_mib"})
+    ->ArgsProduct({{0, 1, 2}, {0, 256}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // (d) A 200 MiB argument or result through apply.
 //   arg:        pool.apply(f, blob): encoded from the caller's vector, decoded in the

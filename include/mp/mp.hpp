@@ -1,6 +1,7 @@
 // mp: process-based parallelism for C++ in the shape of Python's multiprocessing.
 #pragma once
 
+#include "mp/context.hpp"       // get_context, Context
 #include "mp/errors.hpp"        // Error, RemoteError, WorkerCrashed, TimeoutError, BrokenPool
 #include "mp/initializer.hpp"   // Initializer, bind_initializer
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult

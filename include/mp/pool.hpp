@@ -361,6 +361,17 @@ class Pool {
   // Stops the workers now; pending results fail with mp::BrokenPool.
   void terminate() { core_->terminate(); }
 
+  // The per-argument time limit of the calls submitted from now on (PoolOptions::
+  // task_timeout sets the first one); zero for none. Calls already submitted keep theirs:
+  //   pool.set_task_timeout(2s);  auto quick = pool.map(f, xs);    // each f(x) <= 2 s
+  //   pool.set_task_timeout(0s);  auto slow = pool.map(g, ys);     // no limit
+  // Throws std::invalid_argument for a negative timeout.
+  template <class Rep, class Period>
+  void set_task_timeout(std::chrono::duration<Rep, Period> timeout) {
+    core_->set_task_timeout(std::chrono::ceil<std::chrono::nanoseconds>(timeout));
+  }
+  std::chrono::nanoseconds task_timeout() const { return core_->task_timeout(); }
+
  private:
   static PoolOptions options_with(int processes) {
     PoolOptions o;

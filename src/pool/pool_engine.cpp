@@ -69,10 +69,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       throw std::invalid_argument("mp: Pool processes must be at least 1, not " +
                                   std::to_string(options_.processes));
     }
-    if (options_.task_timeout.count() < 0) {
-      throw std::invalid_argument("mp: task_timeout must be zero (no limit) or positive, not " +
-                                  std::to_string(options_.task_timeout.count()) + " ns");
-    }
+    check_task_timeout(options_.task_timeout);
+    task_timeout_ = options_.task_timeout;
     if (options_.cpu_time_limit.count() < 0) {
       throw std::invalid_argument("mp: cpu_time_limit must be zero (no limit) or positive, not " +
                                   std::to_string(options_.cpu_time_limit.count()) + " s");
@@ -127,9 +125,19 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     if (broken_) {
       std::rethrow_exception(broken_);
     }
+    job->task_timeout_ = task_timeout_;
+    if (task_timeout_.count() > 0) {
+      next_timeout_ = Clock::time_point::min();  // look at once
+    }
     jobs_.push_back(std::move(job));
     dispatch();
   }
+
+  void set_task_timeout(std::chrono::nanoseconds timeout) override {
+    check_task_timeout(timeout);
+    task_timeout_ = timeout;
+  }
+  std::chrono::nanoseconds task_timeout() const override { return task_timeout_; }
 
   bool wait(detail::WaitCondition done, Clock::time_point deadline) override {
     // A job may have room to send again since the last call (imap's window reopens as
@@ -256,18 +264,22 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   // argument is timed from its start, a later argument from when the parent first saw
   // it. Looking every tenth of
   // the timeout bounds that error, at a few loads per worker per look.
+  //
+  // Each call has the timeout the pool had when it was submitted; a message belongs to
+  // one call.
   Clock::time_point enforce_timeouts() {
     next_timeout_ = Clock::time_point::max();
-    if (options_.task_timeout.count() == 0) {
-      return next_timeout_;
-    }
     const auto now = Clock::now();
-    const auto resolution = std::max<Clock::duration>(options_.task_timeout / 10, kMinTimeoutLook);
     for (int w = 0; w < group_->size(); ++w) {
       const auto& q = outstanding_[static_cast<std::size_t>(w)];
       if (q.empty() || !group_->alive(w)) {
         continue;
       }
+      const std::chrono::nanoseconds timeout = q.front().job->task_timeout_;
+      if (timeout.count() == 0) {
+        continue;
+      }
+      const auto resolution = std::max<Clock::duration>(timeout / 10, kMinTimeoutLook);
       next_timeout_ = std::min(next_timeout_, now + resolution);
       const backends::WorkerGroup::Running r = group_->running(w);
       if (r.tag != q.front().tag) {
@@ -279,7 +291,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
             seen.tag != r.tag && (r.item == 0 || r.item == detail::ItemMonitor::kNone);
         seen = Watched{r.tag, r.item, message_start ? r.since : now, false};
       }
-      if (now - seen.since >= options_.task_timeout && !seen.killed) {
+      if (now - seen.since >= timeout && !seen.killed) {
         seen.killed = true;
         group_->kill(w, seen.tag, seen.item);
       }
@@ -497,6 +509,14 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   std::vector<int> fruitless_;
   // Per slot: the argument last seen running, since when, and whether it was killed for
   // running past task_timeout.
+  static void check_task_timeout(std::chrono::nanoseconds timeout) {
+    if (timeout.count() < 0) {
+      throw std::invalid_argument("mp: task_timeout must be zero (no limit) or positive, not " +
+                                  std::to_string(timeout.count()) + " ns");
+    }
+  }
+
+  std::chrono::nanoseconds task_timeout_{0};  // given to calls submitted from now on
   struct Watched {
     std::uint64_t tag = 0;
     std::uint32_t item = detail::ItemMonitor::kNone;

@@ -77,7 +77,7 @@ void stop_fork_server();
 // child's to use.
 void forget_fork_server_in_child() noexcept;
 
-// Threads of the calling process (from /proc/self/task).
+// Threads of the calling process (from /proc/self/stat, without allocating).
 int thread_count();
 
 // Arms SIGKILL on the death of `parent` (the thread that started this process) and

@@ -185,6 +185,19 @@ INSTANTIATE_TEST_SUITE_P(, StartMethods,
 
 using StartMethodChoice = mp::test::HygieneTest;
 
+TEST_F(StartMethodChoice, GetContextMakesPoolsAndProcessesOfItsMethod) {
+  auto ctx = mp::get_context("spawn");
+  EXPECT_EQ(ctx.start_method(), mp::StartMethod::spawn);
+  mp::Pool pool = ctx.pool(2);
+  EXPECT_EQ(pool.map([](int x) { return x * 2; }, iota(5)), (std::vector<int>{0, 2, 4, 6, 8}));
+  mp::Process p = ctx.process([](int code) { std::exit(code); }, 5);
+  EXPECT_EQ(p.start_method(), mp::StartMethod::spawn);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 5);
+  EXPECT_THROW(mp::get_context("threads"), std::invalid_argument);
+}
+
 TEST_F(StartMethodChoice, NamesAreParsedAndBadNamesRejected) {
   EXPECT_EQ(mp::start_method_from_name("forkserver"), mp::StartMethod::forkserver);
   EXPECT_EQ(mp::start_method_from_name("spawn"), mp::StartMethod::spawn);

@@ -111,10 +111,17 @@ PerItem map_trivial(mp::Pool& pool, int n, long long chunksize) {
   return {t / n, sum == static_cast<long long>(n) * (n + 1) / 2};
 }
 
-// Start a pool, run one task, close and join.
-PerItem pool_startup(int workers) {
+// Start a pool, run one task, close and join. The fork server is started (once per
+// program) before the clock starts.
+PerItem pool_startup(int workers, mp::StartMethod method) {
+  mp::PoolOptions options;
+  options.processes = workers;
+  options.start_method = method;
+  if (method == mp::StartMethod::forkserver) {
+    mp::Pool warm(options);
+  }
   const auto start = Clock::now();
-  mp::Pool pool(workers);
+  mp::Pool pool(options);
   const int y = pool.apply(add_one, 1);
   pool.close();
   pool.join();
@@ -247,7 +254,15 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
                  return map_trivial(*pool, n.map_large, 0);
                }});
   pool.reset();  // the probes above hold it
-  p.push_back({"pool.startup", "process", "s", w, 1, {}, repeat, [w] { return pool_startup(w); }});
+  p.push_back({"pool.startup", "process", "s", w, 1, {}, repeat, [w] {
+                 return pool_startup(w, mp::StartMethod::fork);
+               }});
+  p.push_back({"pool.startup.forkserver", "process", "s", w, 1, {}, repeat, [w] {
+                 return pool_startup(w, mp::StartMethod::forkserver);
+               }});
+  p.push_back({"pool.startup.spawn", "process", "s", w, 1, {}, repeat, [w] {
+                 return pool_startup(w, mp::StartMethod::spawn);
+               }});
   p.push_back({"crash.recovery", "process", "s", 1, n.crashes, {}, repeat, [n] {
                  return crash_recovery(n.crashes);
                }});

@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 #include <mp/process.hpp>
+#include <mp/start_method.hpp>
 #include <mp/version.hpp>
 
 #include <algorithm>
@@ -130,6 +131,7 @@ std::string today() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::init(argc, argv);  // a process mp starts by exec becomes a worker here
   CLI::App app{
       "mp-bench: the seeds' experiments with mp, beside threads, OpenMP, oneTBB and Python.\n"
       "Prints a table per experiment; every answer (pi, prime counts, sums) is checked."};

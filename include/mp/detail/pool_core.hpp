@@ -49,6 +49,8 @@ class Job {
   bool exhausted_ = false;  // the input has no more chunks
   std::uint64_t in_flight_ = 0;
   double item_ns_ = 0;  // moving average of one argument's run time in a worker
+  // The pool's task_timeout when the call was submitted (0: none).
+  std::chrono::nanoseconds task_timeout_{0};
 };
 
 // A condition the engine re-tests while it waits.
@@ -80,6 +82,10 @@ class PoolCore {
   // Returns false if the deadline passed first (join may be called again).
   virtual bool join(Clock::time_point deadline) = 0;
   virtual void terminate() = 0;
+  // The task_timeout given to calls submitted from now on; throws std::invalid_argument
+  // if negative.
+  virtual void set_task_timeout(std::chrono::nanoseconds timeout) = 0;
+  virtual std::chrono::nanoseconds task_timeout() const = 0;
 };
 
 [[noreturn]] void throw_invalid_chunksize(long long chunksize);
