@@ -306,8 +306,6 @@ class ForkServerClient final : public Launcher {
       throw std::invalid_argument("mp: fork server: too many fds or too long a role name");
     }
     const sys::UniqueFd blob = make_blob_fd(spec.blob);
-    std::lock_guard lock(mutex_);
-    ensure_started();
     LaunchRequest req;
     req.nfds = static_cast<std::uint32_t>(spec.fds.size() + 1);
     req.die_with_caller = spec.die_with_caller ? 1 : 0;
@@ -317,27 +315,17 @@ class ForkServerClient final : public Launcher {
     }
     fds.push_back(blob.get());
     std::memcpy(req.role, spec.role.data(), spec.role.size());
-    if (!send_with_fds(sock_.get(), &req, sizeof req, fds.data(), fds.size())) {
-      const int err = errno;
-      lost();
-      sys::throw_errno("fork server: sendmsg", err);
-    }
-    for (;;) {
-      Reply reply;
-      std::vector<sys::UniqueFd> got;
-      receive(reply, got);
-      if (reply.kind == kExited) {
-        exited_[reply.pid] = reply.value;
-        continue;
+    std::lock_guard lock(mutex_);
+    // A server that died since the last request (killed, say) is found dead here: the
+    // request is sent once more, to a new server.
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return request(req, fds);
+      } catch (const std::system_error&) {
+        if (sock_ || attempt > 0) {
+          throw;  // the server answered: a real failure to fork
+        }
       }
-      if (reply.value != 0 || reply.pid <= 0 || got.size() != 1) {
-        sys::throw_errno("fork server: fork", reply.value != 0 ? reply.value : EPROTO);
-      }
-      Launched out;
-      out.pid = reply.pid;
-      out.pidfd = std::move(got.front());
-      started_[out.pid] = generation_;
-      return out;
     }
   }
 
@@ -401,6 +389,32 @@ class ForkServerClient final : public Launcher {
   }
 
  private:
+  Launched request(const LaunchRequest& req, const std::vector<int>& fds) {
+    ensure_started();
+    if (!send_with_fds(sock_.get(), &req, sizeof req, fds.data(), fds.size())) {
+      const int err = errno;
+      lost();
+      sys::throw_errno("fork server: sendmsg", err);
+    }
+    for (;;) {
+      Reply reply;
+      std::vector<sys::UniqueFd> got;
+      receive(reply, got);
+      if (reply.kind == kExited) {
+        exited_[reply.pid] = reply.value;
+        continue;
+      }
+      if (reply.value != 0 || reply.pid <= 0 || got.size() != 1) {
+        sys::throw_errno("fork server: fork", reply.value != 0 ? reply.value : EPROTO);
+      }
+      Launched out;
+      out.pid = reply.pid;
+      out.pidfd = std::move(got.front());
+      started_[out.pid] = generation_;
+      return out;
+    }
+  }
+
   void ensure_started() {
     forget();
     if (sock_) {

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <fstream>
 #include <mp/mp.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,18 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using mp::test::iota;
 using StartMethodFaults = mp::test::HygieneTest;
-
-// The parent pid of `pid`, from /proc.
-pid_t parent_of(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  char state = 0;
-  pid_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
-}
 
 // A thread that waits until told to stop, so that the process has two threads.
 class BusyThread {
@@ -60,7 +47,7 @@ TEST_F(StartMethodFaults, ForkIsNotUsedWhenTheCallerHasThreads) {
   ASSERT_GE(mp::process::thread_count(), 2);
   mp::Pool pool(2);  // start method fork
   for (pid_t pid : pool.pids()) {
-    EXPECT_EQ(parent_of(pid), mp::process::fork_server_pid())
+    EXPECT_EQ(mp::test::parent_pid_of(pid), mp::process::fork_server_pid())
         << "worker " << pid << " was forked from a process with threads";
   }
   EXPECT_EQ(pool.map([](int x) { return x + 1; }, iota(100)).back(), 100);
@@ -121,6 +108,30 @@ TEST_F(StartMethodFaults, AKilledForkServerIsReplacedWithItsWorkers) {
   EXPECT_EQ(crashed, 0u);
   EXPECT_NE(mp::process::fork_server_pid(), server);
   EXPECT_EQ(pool.map([](int x) { return x * 3; }, iota(10)).back(), 27);
+}
+
+TEST_F(StartMethodFaults, APoolCreatedAfterTheForkServerDiedGetsANewOne) {
+  mp::test::user_sees(
+      "The fork server is SIGKILLed while no pool uses it: the next forkserver pool starts a "
+      "new server and works; nothing is reported to the caller");
+  mp::PoolOptions o;
+  o.processes = 2;
+  o.start_method = mp::StartMethod::forkserver;
+  { mp::Pool first(o); }
+  const pid_t server = mp::process::fork_server_pid();
+  ASSERT_GT(server, 0);
+  ASSERT_EQ(::kill(server, SIGKILL), 0);
+  while (mp::test::parent_pid_of(server) == ::getpid() && [server] {
+    std::ifstream f("/proc/" + std::to_string(server) + "/stat");
+    std::string line;
+    std::getline(f, line);
+    return line.find(") Z") == std::string::npos;
+  }()) {
+    std::this_thread::sleep_for(1ms);  // until it is a zombie: dead, not yet reaped
+  }
+  mp::Pool second(o);
+  EXPECT_EQ(second.map([](int x) { return x * x; }, iota(10)).back(), 81);
+  EXPECT_NE(mp::process::fork_server_pid(), server);
 }
 
 }  // namespace

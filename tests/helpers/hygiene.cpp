@@ -67,6 +67,21 @@ std::vector<int> child_pids() {
   return out;
 }
 
+int parent_pid_of(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  const auto name_end = line.rfind(')');
+  if (name_end == std::string::npos) {
+    return 0;
+  }
+  std::istringstream rest(line.substr(name_end + 2));
+  char state = 0;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
 bool no_child_left() {
   mp::process::stop_fork_server();
   return child_pids().empty();

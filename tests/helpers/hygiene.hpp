@@ -15,6 +15,8 @@ std::vector<int> open_fds();
 std::vector<std::string> mp_shm_entries();
 // Pids of this process's children, zombies included (from /proc).
 std::vector<int> child_pids();
+// The parent of process `pid` (from /proc), 0 if it is gone.
+int parent_pid_of(int pid);
 // True if this process has no child left once the fork server (which lives as long as
 // the program) is stopped.
 bool no_child_left();

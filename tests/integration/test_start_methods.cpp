@@ -5,10 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <mp/mp.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,19 +32,6 @@ class StartMethods : public mp::test::HygieneTest,
 
 std::string method_name(const ::testing::TestParamInfo<mp::StartMethod>& info) {
   return std::string(mp::to_string(info.param));
-}
-
-// The parent pid of `pid`, from /proc.
-pid_t parent_of(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  const auto close = line.rfind(')');
-  pid_t ppid = 0;
-  char state = 0;
-  std::istringstream rest(line.substr(close + 2));
-  rest >> state >> ppid;
-  return ppid;
 }
 
 int g_configured = 0;
@@ -101,7 +86,7 @@ TEST_P(StartMethods, WhoStartsTheWorkers) {
   mp::Pool pool(options(2));
   const std::vector<pid_t> pids = pool.pids();
   for (pid_t pid : pids) {
-    const pid_t parent = parent_of(pid);
+    const pid_t parent = mp::test::parent_pid_of(pid);
     switch (GetParam()) {
       case mp::StartMethod::forkserver:
         EXPECT_EQ(parent, mp::process::fork_server_pid()) << "worker " << pid;

@@ -7,7 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
-#include <thread>
+
+#include "peers.hpp"
 
 namespace mp_bench {
 
@@ -91,9 +92,10 @@ void Context::fail(std::string_view what) {
 }
 
 void pause_for_lingering_threads() {
-  // libgomp's idle threads spin (GOMP_SPINCOUNT) before they sleep; let them, so that
-  // the next measurement has the CPUs to itself.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // libgomp's idle threads spin (GOMP_SPINCOUNT) before they sleep, and live on: they
+  // would take CPU from the next measurement, and a Pool does not fork a process that
+  // has other threads (its workers would come from the fork server). End them.
+  peers::openmp_release_threads();
 }
 
 int main_workers(const std::vector<int>& workers) {

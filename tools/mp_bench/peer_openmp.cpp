@@ -2,6 +2,10 @@
 // have_openmp() says so; the experiments then leave the OpenMP variants out.
 #include <cstdint>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "peers.hpp"
 #include "workloads.hpp"
 
@@ -12,6 +16,12 @@ bool have_openmp() {
   return true;
 #else
   return false;
+#endif
+}
+
+void openmp_release_threads() {
+#ifdef _OPENMP
+  omp_pause_resource_all(omp_pause_hard);
 #endif
 }
 

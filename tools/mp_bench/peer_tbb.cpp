@@ -1,11 +1,15 @@
-// oneTBB peer: tbb::task_group. TBB's worker threads live on once started; mp-bench runs
-// this peer after the process variants of its experiment.
+// oneTBB peer: tbb::task_group. TBB's worker threads would live on once started, and a
+// Pool does not fork a process that has other threads, so the scheduler is finalized
+// after each run.
 #include "peers.hpp"
 #include "workloads.hpp"
 
 #ifdef MP_BENCH_HAVE_TBB
+#include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
+
+#include <new>
 #endif
 
 namespace mp_bench::peers {
@@ -13,8 +17,8 @@ namespace mp_bench::peers {
 #ifdef MP_BENCH_HAVE_TBB
 bool have_tbb() { return true; }
 
-RoundTrips tbb_task_group(int n, int workers) {
-  RoundTrips out;
+namespace {
+void run_in_arena(RoundTrips& out, int n, int workers) {
   tbb::task_arena arena(workers);
   arena.execute([&] {
     tbb::task_group group;
@@ -33,6 +37,14 @@ RoundTrips tbb_task_group(int n, int workers) {
     out.seconds = t / n;
     out.ok = ok;
   });
+}
+}  // namespace
+
+RoundTrips tbb_task_group(int n, int workers) {
+  RoundTrips out;
+  tbb::task_scheduler_handle scheduler{tbb::attach{}};
+  run_in_arena(out, n, workers);
+  out.ok = out.ok && tbb::finalize(scheduler, std::nothrow);
   return out;
 }
 #else

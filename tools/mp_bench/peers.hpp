@@ -12,6 +12,8 @@ namespace mp_bench::peers {
 bool have_openmp();
 // Starts the OpenMP team of `workers` threads (the first parallel region pays for it).
 void openmp_warm(int workers);
+// Ends the team's threads (omp_pause_resource_all): they live on otherwise.
+void openmp_release_threads();
 // The pi loop: `workers` blocks, one per thread, each estimate_circle on its own stream
 // (the same blocks and streams as the mp and thread variants, so the same answer).
 std::uint64_t openmp_pi(std::uint64_t samples, int workers);
@@ -29,7 +31,8 @@ struct RoundTrips {
   double seconds = 0;
   bool ok = false;
 };
-// tbb::task_group run + wait in an arena of `workers` threads.
+// tbb::task_group run + wait in an arena of `workers` threads; TBB's worker threads are
+// ended afterwards (they live on otherwise).
 RoundTrips tbb_task_group(int n, int workers);
 
 // ---- threads (peer_threads.cpp) -----------------------------------------------------------
