@@ -133,9 +133,9 @@ class ReaderStreambuf final : public std::streambuf {
 // ---------------------------------------------------------------------------------------
 // encode / decode
 
-// Asks for transparent huge pages over a large fresh buffer (no-op below a few MiB or
-// where the system does not offer them).
-void advise_huge_pages(void* data, std::size_t bytes) noexcept;
+// Backs a large fresh buffer with transparent huge pages and faults them in with one
+// call, before it is written (no-op below a few MiB or where the system offers neither).
+void prefault_huge_pages(void* data, std::size_t bytes) noexcept;
 
 template <class T>
 void encode(Writer& w, const T& v);
@@ -213,7 +213,7 @@ void decode_fast(Reader& r, T& v) {
         const E* first = reinterpret_cast<const E*>(p);
         v.clear();
         v.reserve(n);
-        advise_huge_pages(v.data(), n * sizeof(E));
+        prefault_huge_pages(v.data(), n * sizeof(E));
         v.assign(first, first + n);
       } else {
         v.resize(n);
