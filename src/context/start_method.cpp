@@ -4,7 +4,6 @@
 #include "context/child_entry.hpp"
 #include "mp/start_method.hpp"
 #include "process/launcher.hpp"
-#include "runtime/worker_boot.hpp"
 
 namespace mp {
 
@@ -39,18 +38,7 @@ void init(int argc, char** argv) {
 
 namespace context {
 
-void become_child_if_started_by_mp() {
-  // The roles are registered here rather than by static initialisers: in a static
-  // library an object file nothing refers to is not linked in.
-  static const bool registered = [] {
-    process::register_child_role("forkserver", &process::run_fork_server);
-    process::register_child_role("process", &process::run_process_role);
-    process::register_child_role(runtime::kWorkerRole, &runtime::run_worker_role);
-    return true;
-  }();
-  (void)registered;
-  process::enter_child_role_if_requested();
-}
+void become_child_if_started_by_mp() { process::enter_child_role_if_requested(); }
 
 }  // namespace context
 }  // namespace mp

@@ -32,10 +32,11 @@ Roles& roles() {
 
 }  // namespace
 
-void register_child_role(std::string_view name, ChildRole role) {
+bool register_child_role(std::string_view name, ChildRole role) {
   Roles& r = roles();
   std::lock_guard lock(r.mutex);
   r.by_name.insert_or_assign(std::string(name), role);
+  return true;
 }
 
 ChildRole find_child_role(std::string_view name) noexcept {
@@ -99,10 +100,8 @@ void enter_child_role_if_requested() {
   if (value == nullptr) {
     return;
   }
-  // ROLE:BLOB_FD:PARENT_PID. Taken out of the environment first, so that nothing this
-  // process starts later mistakes itself for a child of mp.
+  // ROLE:BLOB_FD:PARENT_PID.
   const std::string spec = value;
-  ::unsetenv(kChildEnv);
   const auto c1 = spec.find(':');
   const auto c2 = spec.find(':', c1 == std::string::npos ? c1 : c1 + 1);
   if (c1 == std::string::npos || c2 == std::string::npos) {
@@ -110,6 +109,9 @@ void enter_child_role_if_requested() {
     exit_child(127);
   }
   const std::string role = spec.substr(0, c1);
+  // Taken out of the environment first, so that nothing this process starts later
+  // mistakes itself for a child of mp.
+  ::unsetenv(kChildEnv);
   const int blob_fd = std::atoi(spec.c_str() + c1 + 1);
   ChildBoot boot;
   boot.parent = static_cast<pid_t>(std::atol(spec.c_str() + c2 + 1));

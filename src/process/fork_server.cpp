@@ -276,8 +276,6 @@ class ForkServer {
   std::map<pid_t, Child> children_;
 };
 
-}  // namespace
-
 // The fork server's role: its blob is the number of its socket.
 void run_fork_server(const ChildBoot& boot) {
   int sock = -1;
@@ -291,7 +289,7 @@ void run_fork_server(const ChildBoot& boot) {
   ForkServer(sock).run();
 }
 
-namespace {
+const bool g_registered = register_child_role("forkserver", &run_fork_server);
 
 // ---------------------------------------------------------------------------------------
 // Client side

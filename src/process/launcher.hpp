@@ -37,7 +37,10 @@ struct ChildBoot {
 };
 // Runs the role; must not return (exit_child when done).
 using ChildRole = void (*)(const ChildBoot&);
-void register_child_role(std::string_view name, ChildRole role);
+// Called during static initialisation by the file that defines the role, so a role is
+// known in every program that can ask for it: the file is linked in with the code that
+// launches it.
+bool register_child_role(std::string_view name, ChildRole role);
 
 struct Launched {
   pid_t pid = 0;
@@ -58,13 +61,9 @@ class Launcher {
 Launcher& spawn_launcher();
 // The process-wide fork server, started by spawn on first use.
 Launcher& fork_server();
-// The fork server's own role (registered as "forkserver" by mp::init).
-void run_fork_server(const ChildBoot& boot);
-// A Process started by the fork server or spawn (registered as "process").
-void run_process_role(const ChildBoot& boot);
 
 // In a process that a launcher started by exec, plays the role it was started for and
-// never returns; elsewhere returns at once. Registered roles only.
+// never returns; elsewhere returns at once.
 void enter_child_role_if_requested();
 // Remembers the program's argv, for spawn to exec it the same way.
 void set_program_arguments(int argc, char** argv);

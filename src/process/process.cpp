@@ -109,6 +109,8 @@ void warn_threads_once(int threads, const char* what) {
 }  // namespace
 
 namespace process {
+namespace {
+// A Process started by the fork server or spawn.
 void run_process_role(const ChildBoot& boot) {
   ProcessBoot fields;
   detail::Reader r(boot.blob.data(), boot.blob.size());
@@ -120,6 +122,9 @@ void run_process_role(const ChildBoot& boot) {
   set_current_process_name(name);
   run_target(detail::BoundCall::from_encoded(std::move(target)), name, error_fd);
 }
+
+const bool g_registered = register_child_role("process", &run_process_role);
+}  // namespace
 }  // namespace process
 
 struct Process::State {
@@ -178,6 +183,8 @@ void Process::start() {
   if (state_) {
     throw std::logic_error("mp: a process can only be started once");
   }
+  // A program that did not call mp::init becomes a spawned Process here, if it is one.
+  process::enter_child_role_if_requested();
   process::Launcher* launcher = nullptr;
   if (start_method_ == StartMethod::spawn) {
     launcher = &process::spawn_launcher();

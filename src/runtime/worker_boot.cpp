@@ -40,6 +40,10 @@ std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
   return {w.data(), w.data() + w.size()};
 }
 
+namespace {
+const bool g_registered = process::register_child_role(kWorkerRole, &run_worker_role);
+}  // namespace
+
 void run_worker_role(const process::ChildBoot& boot) {
   process::die_with_parent(boot.parent);
   BootFields fields;
