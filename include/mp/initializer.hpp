@@ -11,8 +11,9 @@
 // the initializer travels to it the way a task does: a free function, a lambda that
 // captures only trivially copyable values, or a function object with a cereal
 // serialize(), with arguments any type mp can send. Anything else (a lambda capturing a
-// reference, a std::function) still works with fork; with the other start methods the
-// Pool constructor rejects it with std::invalid_argument.
+// std::string, a std::function) still works with fork; with the other start methods the
+// Pool constructor rejects it with std::invalid_argument. A captured pointer or reference
+// is trivially copyable but travels as an address, meaningful only in a forked worker.
 #pragma once
 
 #include <cstddef>

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <mp/mp.hpp>
+#include <numeric>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
@@ -181,6 +183,26 @@ TEST_F(StartMethodChoice, GetContextMakesPoolsAndProcessesOfItsMethod) {
   p.join();
   EXPECT_EQ(p.exitcode(), 5);
   EXPECT_THROW(mp::get_context("threads"), std::invalid_argument);
+}
+
+// The fork server is one per program: threads that each run their own pool share it
+// (each request and each relayed exit status under its lock).
+TEST_F(StartMethodChoice, ThreadsShareTheForkServer) {
+  std::vector<int> sums(3, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < sums.size(); ++t) {
+    threads.emplace_back([t, &sums] {
+      mp::PoolOptions o;
+      o.processes = 2;
+      o.start_method = mp::StartMethod::forkserver;
+      o.maxtasksperchild = 2;  // workers come and go: launches and exits interleave
+      mp::Pool pool(o);
+      const auto ys = pool.map([](int x) { return x + 1; }, iota(40), 1);
+      sums[t] = std::accumulate(ys.begin(), ys.end(), 0);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int s : sums) EXPECT_EQ(s, 820);
 }
 
 TEST_F(StartMethodChoice, NamesAreParsedAndBadNamesRejected) {

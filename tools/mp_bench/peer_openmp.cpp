@@ -20,7 +20,10 @@ bool have_openmp() {
 }
 
 void openmp_release_threads() {
-#ifdef _OPENMP
+  // libgomp (g++) ends its threads here. LLVM's libomp 14 (clang++) leaves its runtime in
+  // a state that fails an assertion in the next forked child, so its threads stay: pools
+  // created after an OpenMP peer then start their workers from the fork server.
+#if defined(_OPENMP) && !defined(__clang__)
   omp_pause_resource_all(omp_pause_hard);
 #endif
 }

@@ -12,7 +12,7 @@ namespace mp_bench::peers {
 bool have_openmp();
 // Starts the OpenMP team of `workers` threads (the first parallel region pays for it).
 void openmp_warm(int workers);
-// Ends the team's threads (omp_pause_resource_all): they live on otherwise.
+// Ends the team's threads (omp_pause_resource_all) with libgomp: they live on otherwise.
 void openmp_release_threads();
 // The pi loop: `workers` blocks, one per thread, each estimate_circle on its own stream
 // (the same blocks and streams as the mp and thread variants, so the same answer).
