@@ -25,9 +25,10 @@
 // like Python's spawn re-imports the main module: mp::init(argc, argv) as the first line
 // of main is where that process turns into a worker or a fork server, before main does
 // anything else. Without it, the first Pool or Process::start of main does it, after
-// whatever main did before (tests/programs/spawn_without_init.cpp). Everything a worker needs (the task's function and arguments, the
-// pool's initializer) travels through shared memory, so the rules for what can be sent
-// are the same for every method (include/mp/initializer.hpp).
+// whatever main did before (tests/programs/spawn_without_init.cpp). Everything a worker
+// needs (the task's function and arguments, the pool's initializer) travels through
+// shared memory, so the rules for what can be sent are the same for every method
+// (include/mp/initializer.hpp).
 #pragma once
 
 #include <optional>

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <mp/mp.hpp>
 #include <string>
 #include <thread>
@@ -14,6 +13,7 @@
 
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/start_methods.hpp"
 #include "process/launcher.hpp"
 
 namespace {
@@ -74,10 +74,7 @@ TEST_F(StartMethodFaults, AKilledForkServerIsReplacedWithItsWorkers) {
   mp::test::user_sees(
       "The fork server is SIGKILLed under an idle pool: its workers die with it, the pool "
       "starts replacements from a new server, and the next calls return every result");
-  mp::PoolOptions o;
-  o.processes = 2;
-  o.start_method = mp::StartMethod::forkserver;
-  mp::Pool pool(o);
+  mp::Pool pool(mp::test::options_for(mp::StartMethod::forkserver, 2));
   EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
   const pid_t server = mp::process::fork_server_pid();
   ASSERT_GT(server, 0);
@@ -114,20 +111,13 @@ TEST_F(StartMethodFaults, APoolCreatedAfterTheForkServerDiedGetsANewOne) {
   mp::test::user_sees(
       "The fork server is SIGKILLed while no pool uses it: the next forkserver pool starts a "
       "new server and works; nothing is reported to the caller");
-  mp::PoolOptions o;
-  o.processes = 2;
-  o.start_method = mp::StartMethod::forkserver;
+  const mp::PoolOptions o = mp::test::options_for(mp::StartMethod::forkserver, 2);
   { mp::Pool first(o); }
   const pid_t server = mp::process::fork_server_pid();
   ASSERT_GT(server, 0);
   ASSERT_EQ(::kill(server, SIGKILL), 0);
-  while (mp::test::parent_pid_of(server) == ::getpid() && [server] {
-    std::ifstream f("/proc/" + std::to_string(server) + "/stat");
-    std::string line;
-    std::getline(f, line);
-    return line.find(") Z") == std::string::npos;
-  }()) {
-    std::this_thread::sleep_for(1ms);  // until it is a zombie: dead, not yet reaped
+  while (mp::test::process_state(server) != 'Z') {
+    std::this_thread::sleep_for(1ms);  // dead, not yet reaped by its parent (this test)
   }
   mp::Pool second(o);
   EXPECT_EQ(second.map([](int x) { return x * x; }, iota(10)).back(), 81);

@@ -67,19 +67,31 @@ std::vector<int> child_pids() {
   return out;
 }
 
-int parent_pid_of(int pid) {
+namespace {
+// The fields of /proc/PID/stat after the command name: state, ppid, ...
+std::istringstream stat_fields(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   std::getline(f, line);
   const auto name_end = line.rfind(')');
-  if (name_end == std::string::npos) {
-    return 0;
-  }
-  std::istringstream rest(line.substr(name_end + 2));
+  return std::istringstream(name_end == std::string::npos ? std::string()
+                                                          : line.substr(name_end + 2));
+}
+}  // namespace
+
+int parent_pid_of(int pid) {
+  std::istringstream rest = stat_fields(pid);
   char state = 0;
   int ppid = 0;
   rest >> state >> ppid;
   return ppid;
+}
+
+char process_state(int pid) {
+  std::istringstream rest = stat_fields(pid);
+  char state = 0;
+  rest >> state;
+  return state;
 }
 
 bool no_child_left() {

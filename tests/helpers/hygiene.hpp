@@ -17,6 +17,8 @@ std::vector<std::string> mp_shm_entries();
 std::vector<int> child_pids();
 // The parent of process `pid` (from /proc), 0 if it is gone.
 int parent_pid_of(int pid);
+// The state letter of process `pid` (from /proc: 'R', 'S', 'Z'...), 0 if it is gone.
+char process_state(int pid);
 // True if this process has no child left once the fork server (which lives as long as
 // the program) is stopped.
 bool no_child_left();
