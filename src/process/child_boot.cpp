@@ -51,6 +51,7 @@ sys::UniqueFd make_blob_fd(const std::vector<std::byte>& blob) {
   if (!fd) {
     sys::throw_errno("memfd_create");
   }
+  fd = sys::above_stdio(std::move(fd));
   if (!sys::write_full(fd.get(), blob.data(), blob.size())) {
     sys::throw_errno("write");
   }

@@ -422,8 +422,8 @@ class ForkServerClient final : public Launcher {
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
       sys::throw_errno("socketpair");
     }
-    sys::UniqueFd mine(pair[0]);
-    sys::UniqueFd theirs(pair[1]);
+    sys::UniqueFd mine = sys::above_stdio(sys::UniqueFd(pair[0]));
+    sys::UniqueFd theirs = sys::above_stdio(sys::UniqueFd(pair[1]));
     LaunchSpec spec;
     spec.role = "forkserver";
     spec.fds = {theirs.get()};

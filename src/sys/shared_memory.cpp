@@ -16,6 +16,7 @@ SharedMemory::SharedMemory(const char* name, std::size_t size, std::size_t reser
   if (!fd_) {
     throw_errno("memfd_create");
   }
+  fd_ = above_stdio(std::move(fd_));
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     throw_errno("ftruncate");
   }

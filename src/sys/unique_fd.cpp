@@ -72,7 +72,18 @@ PipeFds make_pipe() {
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     throw_errno("pipe2");
   }
-  return PipeFds{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  return PipeFds{above_stdio(UniqueFd(fds[0])), above_stdio(UniqueFd(fds[1]))};
+}
+
+UniqueFd above_stdio(UniqueFd fd) {
+  if (!fd || fd.get() > 2) {
+    return fd;
+  }
+  UniqueFd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+  if (!moved) {
+    throw_errno("fcntl(F_DUPFD_CLOEXEC)");
+  }
+  return moved;
 }
 
 UniqueFd make_eventfd() {
@@ -80,7 +91,7 @@ UniqueFd make_eventfd() {
   if (fd < 0) {
     throw_errno("eventfd");
   }
-  return UniqueFd(fd);
+  return above_stdio(UniqueFd(fd));
 }
 
 void signal_eventfd(int fd) noexcept {

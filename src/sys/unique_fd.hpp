@@ -36,6 +36,11 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// `fd`, moved to a number above 2 (close-on-exec) if it is 0, 1 or 2. A program that
+// closed its standard streams gets those numbers back from the next open; a shared
+// memory fd there would take whatever the program (or a worker) prints to stderr.
+UniqueFd above_stdio(UniqueFd fd);
+
 // Writes all n bytes (retrying EINTR and partial writes). Returns false on EPIPE.
 bool write_full(int fd, const void* data, std::size_t n);
 // Reads until n bytes or EOF; returns the number read.

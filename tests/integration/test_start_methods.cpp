@@ -165,6 +165,58 @@ TEST_P(StartMethods, AnUnsendableProcessTargetIsRejectedUnlessForked) {
   }
 }
 
+// A program that closed its standard streams gets 0, 1 and 2 back from its next opens;
+// mp's shared memory and pipes must not land there (a worker's stderr would write into
+// them), with any start method.
+TEST_P(StartMethods, WorksWhenTheCallerClosedItsStandardStreams) {
+  mp::Process child(
+      [](mp::StartMethod method) {
+        ::close(0);
+        ::close(1);
+        ::close(2);
+        // A Process target that prints to stdout and throws: its output must not reach the
+        // pipe that carries its exception back.
+        mp::Process p([] {
+          std::printf("printed by the target\n");
+          std::fflush(stdout);
+          throw std::runtime_error("boom");
+        });
+        p.set_start_method(method);
+        p.start();
+        p.join();
+        bool ok = p.exitcode() == 1;
+        try {
+          std::rethrow_exception(p.exception());
+        } catch (const mp::RemoteError& e) {
+          ok = ok && e.type() == "std::runtime_error" && e.message() == "boom";
+        } catch (...) {
+          ok = false;
+        }
+        // Tasks that print to stdout and stderr must not write into the pool's shared memory.
+        mp::PoolOptions o;
+        o.processes = 2;
+        o.start_method = method;
+        mp::Pool pool(o);
+        const auto ys = pool.map(
+            [](int x) {
+              std::fprintf(stdout, "task %d writes a line to stdout\n", x);
+              std::fprintf(stderr, "task %d writes a line to stderr\n", x);
+              std::fflush(nullptr);
+              return x * 2;
+            },
+            iota(1000), 7);
+        ok = ok && std::accumulate(ys.begin(), ys.end(), 0) == 999000;
+        std::_Exit(ok ? 0 : 1);
+      },
+      GetParam());
+  child.start();
+  if (!child.join(30s)) {
+    child.kill();
+    child.join();
+  }
+  EXPECT_EQ(child.exitcode(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(, StartMethods,
                          ::testing::Values(mp::StartMethod::fork, mp::StartMethod::forkserver,
                                            mp::StartMethod::spawn),
