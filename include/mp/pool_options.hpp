@@ -24,7 +24,9 @@ struct PoolOptions {
   // A call of the function on one argument still running after this long is stopped:
   // its worker is killed and replaced, that argument fails with mp::TimeoutError, and the
   // rest of its chunk runs in the replacement. Checked while the caller is inside a Pool
-  // call, to within a tenth of the timeout (at least 1 ms). Zero: no limit.
+  // call, to within a tenth of the timeout (at least 1 ms); while the caller is away, the
+  // worker stops itself a tenth later, and the error and the replacement come with the
+  // caller's next Pool call. Zero: no limit. Pool::set_task_timeout changes it per call.
   std::chrono::nanoseconds task_timeout{0};
   // A task whose worker dies (a signal, an exit, a resource limit) runs again, whole, in
   // the replacement worker, up to this many times before it fails with

@@ -230,10 +230,13 @@ pid_t ProcessGroup::pid(int slot) const { return slots_[slot]->pid; }
 bool ProcessGroup::alive(int slot) const { return slots_[slot]->pid > 0; }
 bool ProcessGroup::has_room(int slot) const { return slots_[slot]->tasks.has_room(); }
 
-detail::Writer& ProcessGroup::begin_task(int slot, std::uint64_t tag, GroupEvents& events) {
+detail::Writer& ProcessGroup::begin_task(int slot, std::uint64_t tag,
+                                         std::chrono::nanoseconds timeout, GroupEvents& events) {
   Slot& s = *slots_[slot];
   send_wait_->target(slot, events);
   s.tasks.begin(runtime::kTaskFrame, tag, send_wait_.get());
+  const std::int64_t timeout_ns = timeout.count();
+  s.tasks.write(&timeout_ns, sizeof timeout_ns);  // TaskHeader
   return s.tasks;
 }
 
@@ -294,6 +297,14 @@ void ProcessGroup::report_exit(int index, GroupEvents& events) {
   const std::uint32_t state = c.state.load(std::memory_order_acquire);
   e.retired = (state & runtime::kWorkerRetired) != 0;
   e.init_failed = (state & runtime::kWorkerInitFailed) != 0;
+  // Stopped by its own watchdog for running past task_timeout while the pool was not
+  // watching: as if the pool had killed it.
+  const std::uint64_t self_stopped = c.self_stopped_task.load(std::memory_order_acquire);
+  if (!s.killed && self_stopped != 0 && self_stopped == e.running_tag) {
+    s.killed = true;
+    s.kill_tag = self_stopped;
+    s.kill_item = c.self_stopped_item.load(std::memory_order_relaxed);
+  }
   if ((state & runtime::kWorkerOutOfMemory) != 0) {
     e.cause = CrashCause::memory_limit;
   } else if (options_.cpu_time_limit.count() > 0 && WIFSIGNALED(s.wait_status) &&

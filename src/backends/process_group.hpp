@@ -41,7 +41,8 @@ class ProcessGroup final : public WorkerGroup {
   pid_t pid(int slot) const override;
   bool alive(int slot) const override;
   bool has_room(int slot) const override;
-  detail::Writer& begin_task(int slot, std::uint64_t tag, GroupEvents& events) override;
+  detail::Writer& begin_task(int slot, std::uint64_t tag, std::chrono::nanoseconds timeout,
+                             GroupEvents& events) override;
   void commit_task(int slot) override;
   void abort_task(int slot) noexcept override;
   bool poll(GroupEvents& events) override;

@@ -56,8 +56,12 @@ class WorkerGroup {
   // True if a task can be started on `slot` without waiting.
   virtual bool has_room(int slot) const = 0;
   // Starts a task message; requires has_room(slot). While a very large message waits for
-  // the worker, `events` keeps receiving results, so writing never deadlocks.
-  virtual detail::Writer& begin_task(int slot, std::uint64_t tag, GroupEvents& events) = 0;
+  // the worker, `events` keeps receiving results, so writing never deadlocks. `timeout`
+  // (0: none) is the task's per-argument time limit: the pool enforces it through
+  // running() and kill() while it is called, and the group may enforce it on its own
+  // when it is not (a worker that stops itself is reported as kill() would be).
+  virtual detail::Writer& begin_task(int slot, std::uint64_t tag, std::chrono::nanoseconds timeout,
+                                     GroupEvents& events) = 0;
   virtual void commit_task(int slot) = 0;
   virtual void abort_task(int slot) noexcept = 0;
 

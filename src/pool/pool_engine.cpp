@@ -372,7 +372,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         return;
       }
       const std::uint64_t tag = ++next_tag_;
-      detail::Writer& out = group_->begin_task(w, tag, *this);
+      detail::Writer& out = group_->begin_task(w, tag, job.task_timeout_, *this);
       ChunkRef chunk;
       bool sent = false;
       try {

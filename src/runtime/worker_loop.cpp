@@ -13,6 +13,7 @@
 #include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
 #include "runtime/worker_limits.hpp"
+#include "runtime/worker_watchdog.hpp"
 
 namespace mp::runtime {
 namespace {
@@ -29,6 +30,7 @@ class Worker final : public transport::ProducerWait {
   Worker(WorkerRegion& region, const WorkerConfig& config)
       : control_(region.control()),
         config_(config),
+        watchdog_(control_),
         tasks_(region.task_channel()),
         results_(region.result_channel()) {}
 
@@ -100,6 +102,9 @@ class Worker final : public transport::ProducerWait {
     results_.write(&header.elapsed_ns, sizeof header.elapsed_ns);
     results_.write(&header.status, sizeof header.status);
     detail::Reader in = frame.reader();
+    TaskHeader task{};
+    in.read(&task.timeout_ns, sizeof task.timeout_ns);
+    watchdog_.set_timeout(std::chrono::nanoseconds(task.timeout_ns));
     try {
       std::uint64_t id = 0;
       in.read(&id, sizeof id);
@@ -183,6 +188,7 @@ class Worker final : public transport::ProducerWait {
 
   WorkerControl& control_;
   const WorkerConfig& config_;
+  Watchdog watchdog_;
   transport::ChannelConsumer tasks_;
   transport::ChannelProducer results_;
   std::uint64_t last_id_ = 0;

@@ -38,6 +38,7 @@ void WorkerRegion::reset_results_and_state() noexcept {
   WorkerControl& c = control();
   c.running_task.store(0, std::memory_order_relaxed);
   c.running_item.store(UINT32_MAX, std::memory_order_relaxed);
+  c.self_stopped_task.store(0, std::memory_order_relaxed);
   c.state.store(0, std::memory_order_relaxed);
   c.worker_bell.sleeping.store(0, std::memory_order_relaxed);
   c.init_error[0] = '\0';

@@ -14,9 +14,13 @@
 namespace mp::runtime {
 
 enum FrameKind : std::uint32_t {
-  kTaskFrame = 1,    // payload: trampoline id, callable, arguments
+  kTaskFrame = 1,    // payload: TaskHeader, trampoline id, callable, arguments
   kStopFrame = 2,    // poison pill: the worker exits
   kResultFrame = 3,  // payload: ResultHeader, then results or an encoded error
+};
+
+struct TaskHeader {
+  std::int64_t timeout_ns;  // per-argument task_timeout (0: none)
 };
 
 struct ResultHeader {
@@ -46,6 +50,10 @@ struct WorkerControl {
   std::atomic<std::uint32_t> state{0};
   // The argument of the running task being run (ItemMonitor::kNone outside arguments).
   std::atomic<std::uint32_t> running_item{UINT32_MAX};
+  // The task and argument the worker's watchdog stopped it in, for running past
+  // task_timeout (0: none); see worker_watchdog.hpp.
+  std::atomic<std::uint64_t> self_stopped_task{0};
+  std::atomic<std::uint32_t> self_stopped_item{0};
   // Arguments of task `skip_tag` that crashed a worker: the replacement skips them.
   static constexpr std::uint32_t kMaxSkips = 16;
   std::uint64_t skip_tag = 0;

@@ -159,6 +159,38 @@ TEST_P(PoolFaults, InfiniteLoopStoppedByTimeout) {
   EXPECT_EQ(pool.apply([](int x) { return x; }, 5), 5);
 }
 
+TEST_P(PoolFaults, TimeoutIsEnforcedWhileTheCallerIsAway) {
+  mp::test::user_sees(
+      "A task hangs under `task_timeout = 200ms` while the caller does other work for a second: "
+      "the worker is stopped after ~0.2 s all the same (no CPU burnt meanwhile); the caller's "
+      "next `get()` throws `mp::TimeoutError` and the pool goes on");
+  mp::test::SharedCounters running(1);
+  mp::PoolOptions o = options(1);
+  o.task_timeout = 200ms;
+  mp::Pool pool(o);
+  const auto report = running.handle();
+  auto stuck = pool.apply_async(
+      [report](int) {
+        report.set(0, ::getpid());
+        volatile unsigned long spin = 0;
+        for (;;) spin = spin + 1;
+        return 0;
+      },
+      0);
+  // Away from the pool: no Pool call while the task spins past its timeout.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (running[0] == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const pid_t worker = running[0];
+  ASSERT_NE(worker, 0) << "the task did not start";
+  std::this_thread::sleep_for(1s);
+  const char state = mp::test::process_state(worker);
+  EXPECT_TRUE(state == 0 || state == 'Z') << "worker " << worker << " still runs (" << state << ")";
+  EXPECT_THROW(stuck.get(), mp::TimeoutError);
+  EXPECT_EQ(pool.apply([](int x) { return x + 1; }, 1), 2);
+}
+
 TEST_P(PoolFaults, TimeoutSetPerCall) {
   mp::test::user_sees(
       "`pool.set_task_timeout(200ms)` before one call: that call's hanging argument fails with "
