@@ -121,11 +121,7 @@ TEST_P(PoolFaults, SigkillFromOutside) {
         return 0;
       },
       0);
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (running[0] == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
-  const pid_t victim = running[0];
+  const pid_t victim = running.wait_until_set(0, 10s);
   ASSERT_NE(victim, 0) << "the task did not start";
   auto others = pool.map_async([](int x) { return x + 1; }, iota(100), 1);
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
@@ -178,11 +174,7 @@ TEST_P(PoolFaults, TimeoutIsEnforcedWhileTheCallerIsAway) {
       },
       0);
   // Away from the pool: no Pool call while the task spins past its timeout.
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (running[0] == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
-  const pid_t worker = running[0];
+  const pid_t worker = running.wait_until_set(0, 10s);
   ASSERT_NE(worker, 0) << "the task did not start";
   std::this_thread::sleep_for(1s);
   const char state = mp::test::process_state(worker);

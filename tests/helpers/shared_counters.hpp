@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <thread>
 
 namespace mp::test {
 
@@ -67,6 +69,14 @@ class SharedCounters {
 
   Handle handle() const { return handle_; }
   int operator[](std::size_t i) const { return data_[i].load(); }
+  // Counter i once a worker has set it, polling for up to `timeout`; 0 if none did.
+  int wait_until_set(std::size_t i, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (data_[i].load() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return data_[i].load();
+  }
 
  private:
   Handle handle_{};
