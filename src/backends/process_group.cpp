@@ -13,7 +13,6 @@
 #include <new>
 #include <stdexcept>
 
-#include "context/child_entry.hpp"
 #include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
 #include "runtime/worker_boot.hpp"
@@ -86,7 +85,7 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options)
       send_wait_(std::make_unique<SendWait>(*this)),
       parent_pid_(::getpid()) {
   // A program that did not call mp::init becomes a spawned worker here, if it is one.
-  context::become_child_if_started_by_mp();
+  process::enter_child_role_if_requested();
   if (!epoll_) {
     sys::throw_errno("epoll_create1");
   }
@@ -139,7 +138,7 @@ void ProcessGroup::kill_and_reap(Slot& s) noexcept {
     if (s.pidfd) {
       sys::pidfd_signal(s.pidfd.get(), SIGKILL);
     } else {
-      ::kill(s.pid, SIGKILL);
+      ::kill(s.pid, SIGKILL);  // forked, but its pidfd could not be opened (no fd left)
     }
     if (s.launcher != nullptr) {
       s.launcher->reap(s.pid);

@@ -1,7 +1,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "context/child_entry.hpp"
 #include "mp/start_method.hpp"
 #include "process/launcher.hpp"
 
@@ -33,12 +32,7 @@ void init(int argc, char** argv) {
   if (argc > 0 && argv != nullptr) {
     process::set_program_arguments(argc, argv);
   }
-  context::become_child_if_started_by_mp();
+  // A process that mp started by exec plays its role here and never returns.
+  process::enter_child_role_if_requested();
 }
-
-namespace context {
-
-void become_child_if_started_by_mp() { process::enter_child_role_if_requested(); }
-
-}  // namespace context
 }  // namespace mp

@@ -1,10 +1,14 @@
 #include "process/child.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <iostream>
 
@@ -65,6 +69,42 @@ pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body
     code = 1;
   }
   exit_child(code);
+}
+
+int thread_count() {
+  // From /proc/self/stat (field 20, num_threads), read without allocating: this runs
+  // before every fork of a pool worker.
+  char buf[1024];
+  const int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return 1;
+  }
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) {
+    return 1;
+  }
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may contain anything
+  if (p == nullptr) {
+    return 1;
+  }
+  // Fields after the name: state (3) ... num_threads (20), separated by single spaces.
+  for (int field = 2; field < 20 && *p != '\0'; ++p) {
+    if (*p == ' ') {
+      ++field;
+    }
+  }
+  const long threads = std::strtol(p, nullptr, 10);
+  return threads > 0 ? static_cast<int>(threads) : 1;
+}
+
+void die_with_parent(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The signal is tied to the parent's death after this point only.
+  if (::getppid() != parent) {
+    exit_child(1);
+  }
 }
 
 }  // namespace mp::process

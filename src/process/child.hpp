@@ -20,6 +20,14 @@ pid_t fork_child(const std::string& name, bool die_with_parent, Body&& body);
 // atexit handlers or static destructors.
 [[noreturn]] void exit_child(int code) noexcept;
 
+// Threads of the calling process (from /proc/self/stat, without allocating): a fork
+// copies only the calling thread, so a caller with others is not forked for a worker.
+int thread_count();
+
+// Arms SIGKILL on the death of `parent` (the thread that started this process) and
+// exits at once if it is already gone.
+void die_with_parent(pid_t parent);
+
 // Implementation detail of fork_child.
 pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body)(void*),
                       void* ctx);

@@ -2,17 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "process/child.hpp"
@@ -55,8 +53,11 @@ sys::UniqueFd make_blob_fd(const std::vector<std::byte>& blob) {
   if (!sys::write_full(fd.get(), blob.data(), blob.size())) {
     sys::throw_errno("write");
   }
-  // The child reads it from offset 0 with pread; the seals keep it what was written.
+  // The seals keep it what was written; the child reads it from the start.
   ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) {
+    sys::throw_errno("lseek");
+  }
   return fd;
 }
 
@@ -66,16 +67,8 @@ std::vector<std::byte> read_blob_fd(int fd) {
     sys::throw_errno("fstat");
   }
   std::vector<std::byte> blob(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < blob.size()) {
-    const ssize_t r = ::pread(fd, blob.data() + got, blob.size() - got, static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) {
-      continue;
-    }
-    if (r <= 0) {
-      sys::throw_errno("pread");
-    }
-    got += static_cast<std::size_t>(r);
+  if (sys::read_full(fd, blob.data(), blob.size()) != blob.size()) {
+    throw std::runtime_error("mp: start-up data shorter than its file");
   }
   return blob;
 }
@@ -124,42 +117,6 @@ void enter_child_role_if_requested() {
   }
   ::close(blob_fd);
   run_child_role(role, boot);
-}
-
-int thread_count() {
-  // From /proc/self/stat (field 20, num_threads), read without allocating: this runs
-  // before every fork of a pool worker.
-  char buf[1024];
-  const int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return 1;
-  }
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) {
-    return 1;
-  }
-  buf[n] = '\0';
-  const char* p = std::strrchr(buf, ')');  // the command name may contain anything
-  if (p == nullptr) {
-    return 1;
-  }
-  // Fields after the name: state (3) ... num_threads (20), separated by single spaces.
-  for (int field = 2; field < 20 && *p != '\0'; ++p) {
-    if (*p == ' ') {
-      ++field;
-    }
-  }
-  const long threads = std::strtol(p, nullptr, 10);
-  return threads > 0 ? static_cast<int>(threads) : 1;
-}
-
-void die_with_parent(pid_t parent) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The signal is tied to the parent's death after this point only.
-  if (::getppid() != parent) {
-    exit_child(1);
-  }
 }
 
 }  // namespace mp::process

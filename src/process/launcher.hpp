@@ -76,11 +76,4 @@ void stop_fork_server();
 // child's to use.
 void forget_fork_server_in_child() noexcept;
 
-// Threads of the calling process (from /proc/self/stat, without allocating).
-int thread_count();
-
-// Arms SIGKILL on the death of `parent` (the thread that started this process) and
-// exits at once if it is already gone.
-void die_with_parent(pid_t parent);
-
 }  // namespace mp::process

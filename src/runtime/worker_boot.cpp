@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "mp/detail/codec.hpp"
+#include "process/child.hpp"
 #include "process/current.hpp"
 #include "sys/doorbell.hpp"
 #include "sys/shared_memory.hpp"

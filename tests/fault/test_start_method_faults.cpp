@@ -14,6 +14,7 @@
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
 #include "helpers/start_methods.hpp"
+#include "process/child.hpp"
 #include "process/launcher.hpp"
 
 namespace {
