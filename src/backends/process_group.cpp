@@ -269,6 +269,11 @@ bool ProcessGroup::poll(GroupEvents& events) {
   bool any = false;
   for (auto& s : slots_) {
     any |= drain_results(*s, events);
+    std::uint64_t tag = 0;
+    std::uint64_t bytes = 0;
+    if (s->results.take_coming(tag, bytes)) {
+      events.on_result_coming(s->config.index, tag, bytes);
+    }
   }
   const auto now = Clock::now();
   if (now - last_exit_check_ >= kExitCheckInterval) {

@@ -39,6 +39,9 @@ class GroupEvents {
   virtual void on_result(int slot, std::uint64_t tag, std::uint64_t elapsed_ns, bool ok,
                          detail::Reader& payload) = 0;
   virtual void on_exit(int slot, const WorkerExit& exit) = 0;
+  // The worker of `slot` is writing a result with a block of `bytes` in it, for task
+  // `tag`: a chance to prepare the memory it will be decoded into.
+  virtual void on_result_coming(int /*slot*/, std::uint64_t /*tag*/, std::uint64_t /*bytes*/) {}
 
  protected:
   ~GroupEvents() = default;

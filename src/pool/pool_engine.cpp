@@ -432,6 +432,13 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
   }
 
+  void on_result_coming(int slot, std::uint64_t tag, std::uint64_t bytes) override {
+    const auto& q = outstanding_[static_cast<std::size_t>(slot)];
+    if (!broken_ && !q.empty() && q.front().tag == tag && !q.front().job->error_) {
+      q.front().job->prepare_result(bytes);
+    }
+  }
+
   void on_exit(int slot, const backends::WorkerExit& e) override {
     auto& q = outstanding_[static_cast<std::size_t>(slot)];
     if (e.running_tag != 0 && !e.rerun && !q.empty() && q.front().tag == e.running_tag) {

@@ -75,6 +75,11 @@ void ChannelProducer::overflow(std::size_t n) {
     std::memcpy(large.data(), begin_, used);
     in_large_ = true;
   }
+  if (n >= kComingNotice) {
+    mem_.control->coming_tag.store(header_->tag, std::memory_order_relaxed);
+    mem_.control->coming_bytes.store(n, std::memory_order_release);
+    mem_.consumer_bell->ring();
+  }
   begin_ = large.data();
   cur_ = begin_ + used;
   end_ = begin_ + large.size();
@@ -153,10 +158,23 @@ void ChannelConsumer::release(const Frame& f, bool wake) noexcept {
   }
 }
 
+bool ChannelConsumer::take_coming(std::uint64_t& tag, std::uint64_t& bytes) noexcept {
+  ChannelControl& c = *mem_.control;
+  if (c.coming_bytes.load(std::memory_order_relaxed) == 0) {
+    return false;
+  }
+  bytes = c.coming_bytes.exchange(0, std::memory_order_acquire);
+  // A later notice may replace the tag meanwhile; the consumer checks the pair against
+  // what it expects, and a stale pair only costs a preparation that goes unused.
+  tag = c.coming_tag.load(std::memory_order_relaxed);
+  return bytes != 0;
+}
+
 void reset_channel(ChannelMemory mem) noexcept {
   mem.control->head.store(0, std::memory_order_relaxed);
   mem.control->tail.store(0, std::memory_order_relaxed);
   mem.control->large_busy.store(0, std::memory_order_relaxed);
+  mem.control->coming_bytes.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace mp::transport

@@ -13,6 +13,10 @@
 // At most one large message per direction is in flight; the producer waits for the
 // consumer to release it before reusing the buffer. The transport knows nothing of tasks:
 // a frame carries a 64-bit tag and a kind chosen by its users.
+//
+// Before the producer copies a block of kComingNotice bytes or more into the large buffer,
+// it posts a notice (frame tag, block size) and rings the consumer's bell: a consumer that
+// will need fresh memory for the block can fault it in while the copy runs.
 #pragma once
 
 #include <atomic>
@@ -35,12 +39,17 @@ inline constexpr std::size_t kLargeReserve = std::size_t{1} << 36;
 // it they stay mapped: touching fresh pages costs ~20 us each on the VMs we measure
 // (0.3 GB/s), so a reused buffer is what makes repeated large payloads fast.
 inline constexpr std::size_t kLargeKeep = std::size_t{256} << 20;
+// Blocks from this size on are announced before they are written (see above).
+inline constexpr std::size_t kComingNotice = std::size_t{8} << 20;
 
 // Shared state of one channel; lives in shared memory, zero-initialised.
 struct ChannelControl {
   alignas(64) std::atomic<std::uint64_t> tail{0};        // written by the producer
   alignas(64) std::atomic<std::uint64_t> head{0};        // written by the consumer
   alignas(64) std::atomic<std::uint32_t> large_busy{0};  // 1 while a large message is unread
+  // The notice of a block being written: its frame's tag, and its size (0: none).
+  std::atomic<std::uint64_t> coming_tag{0};
+  std::atomic<std::uint64_t> coming_bytes{0};
 };
 
 struct FrameHeader {
@@ -125,6 +134,9 @@ class ChannelConsumer {
   bool try_read(Frame& f) noexcept;
   // Frees the frame's space; with `wake`, rings the producer's bell if it sleeps.
   void release(const Frame& f, bool wake = true) noexcept;
+  // Takes the producer's notice of a large block it is writing into a frame not yet
+  // committed, if there is one: the frame's tag and the block's size in bytes.
+  bool take_coming(std::uint64_t& tag, std::uint64_t& bytes) noexcept;
 
  private:
   ChannelMemory mem_;

@@ -298,6 +298,32 @@ TEST_F(PoolTest, LargePayloadsBothWays) {
   for (const auto& e : echoes) EXPECT_EQ(e, std::vector<std::uint8_t>(3u << 20, 7));
 }
 
+// Results of 8 MiB or more are announced while the worker writes them, and the caller
+// prepares storage for them meanwhile; each result must still be exactly its own value,
+// holding no more memory than its size, in whatever order the sizes come.
+TEST_F(PoolTest, LargeResultsOfMixedSizesComeBackExact) {
+  mp::Pool pool(2);
+  const std::vector<std::size_t> mib{9, 40, 12, 40, 24, 1};
+  auto make = [](std::size_t m) {
+    std::vector<std::uint32_t> v((m << 20) / sizeof(std::uint32_t));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::uint32_t>(i * m);
+    return v;
+  };
+  auto check = [&](const std::vector<std::uint32_t>& got, std::size_t m) {
+    EXPECT_EQ(got, make(m)) << m << " MiB";
+    EXPECT_EQ(got.capacity(), got.size()) << m << " MiB";
+  };
+  const auto in_one_chunk = pool.map(make, mib, mib.size());
+  for (std::size_t i = 0; i < mib.size(); ++i) check(in_one_chunk[i], mib[i]);
+  const auto one_per_chunk = pool.map(make, mib, 1);
+  for (std::size_t i = 0; i < mib.size(); ++i) check(one_per_chunk[i], mib[i]);
+  std::size_t i = 0;
+  for (const auto& v : pool.imap(make, mib, 2)) check(v, mib[i++]);
+  EXPECT_EQ(i, mib.size());
+  const std::string text = pool.apply([](std::size_t n) { return std::string(n, 't'); }, 20u << 20);
+  EXPECT_EQ(text, std::string(20u << 20, 't'));
+}
+
 TEST_F(PoolTest, OneGibibyteResult) {
   mp::Pool pool(1);
   const std::size_t n = std::size_t{1} << 30;

@@ -73,6 +73,41 @@ TEST(Channel, LargeMessagesGoThroughTheLargeBuffer) {
   EXPECT_EQ(loop.control.large_busy.load(), 0u);
 }
 
+TEST(Channel, LargeBlocksAreAnnouncedBeforeTheFrameIsCommitted) {
+  Loop loop;
+  transport::ChannelProducer p(loop.mem());
+  transport::ChannelConsumer c(loop.mem());
+  NoWait wait;
+  std::uint64_t tag = 0;
+  std::uint64_t bytes = 0;
+  std::vector<char> block(transport::kComingNotice, 'b');
+
+  // Just below the size: no notice.
+  p.begin(1, 41, &wait);
+  p.write(block.data(), block.size() - 1);
+  EXPECT_FALSE(c.take_coming(tag, bytes));
+  p.commit();
+  transport::Frame f;
+  ASSERT_TRUE(c.try_read(f));
+  c.release(f);
+
+  p.begin(1, 42, &wait);
+  const std::uint64_t length = block.size();
+  p.write(&length, sizeof length);
+  EXPECT_FALSE(c.take_coming(tag, bytes));
+  p.write(block.data(), block.size());
+  EXPECT_FALSE(c.readable());  // announced while the frame is still being written
+  ASSERT_TRUE(c.take_coming(tag, bytes));
+  EXPECT_EQ(tag, 42u);
+  EXPECT_EQ(bytes, block.size());
+  EXPECT_FALSE(c.take_coming(tag, bytes));  // taken once
+  p.commit();
+  ASSERT_TRUE(c.try_read(f));
+  EXPECT_EQ(f.tag(), 42u);
+  EXPECT_EQ(f.size(), sizeof length + block.size());
+  c.release(f);
+}
+
 TEST(Channel, AbortedFrameIsNeverSeen) {
   Loop loop;
   transport::ChannelProducer p(loop.mem());

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <mp/serialize.hpp>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string>
@@ -64,6 +65,53 @@ TEST(Codec, StringsAndVectors) {
             (std::vector<bool>{true, false, true}));
   std::vector<std::string> words{"a", "", "ccc"};
   EXPECT_EQ(round_trip(words), words);
+}
+
+template <class T>
+T decode_with(mp::detail::PreparedStorage<T>& storage, const T& v) {
+  VectorWriter w;
+  mp::detail::encode(w, v);
+  Reader r(w.data(), w.size());
+  T out{};
+  storage.decode(r, out);
+  EXPECT_EQ(r.remaining(), 0u);
+  return out;
+}
+
+TEST(PreparedStorage, GoesToTheValueOfItsSizeOnly) {
+  mp::detail::PreparedStorage<std::vector<double>> storage;
+  storage.prepare(1000 * sizeof(double));
+  EXPECT_EQ(storage.held_bytes(), 1000 * sizeof(double));
+  storage.prepare(5000 * sizeof(double));  // one block at a time: the first stays
+  EXPECT_EQ(storage.held_bytes(), 1000 * sizeof(double));
+
+  // A value of another size neither takes the block nor inherits its capacity.
+  const std::vector<double> small(500, 1.5);
+  const std::vector<double> got_small = decode_with(storage, small);
+  EXPECT_EQ(got_small, small);
+  EXPECT_EQ(got_small.capacity(), small.size());
+  EXPECT_EQ(storage.held_bytes(), 1000 * sizeof(double));
+
+  std::vector<double> exact(1000);
+  std::iota(exact.begin(), exact.end(), 0.0);
+  const std::vector<double> got_exact = decode_with(storage, exact);
+  EXPECT_EQ(got_exact, exact);
+  EXPECT_EQ(got_exact.capacity(), exact.size());
+  EXPECT_EQ(storage.held_bytes(), 0u);
+}
+
+TEST(PreparedStorage, StringsTakeItAndOtherTypesIgnoreIt) {
+  mp::detail::PreparedStorage<std::string> text;
+  text.prepare(100000);
+  const std::string s(100000, 'q');
+  EXPECT_EQ(decode_with(text, s), s);
+  EXPECT_EQ(text.held_bytes(), 0u);
+
+  mp::detail::PreparedStorage<std::map<int, int>> map;
+  map.prepare(1 << 20);
+  EXPECT_EQ(map.held_bytes(), 0u);
+  const std::map<int, int> m{{1, 2}, {3, 4}};
+  EXPECT_EQ(decode_with(map, m), m);
 }
 
 TEST(Codec, TuplesPairsOptionals) {

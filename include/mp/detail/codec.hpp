@@ -310,4 +310,68 @@ void decode_value(Reader& r, T& v) {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Storage prepared ahead of a large value
+//
+// A large vector or string is decoded into fresh memory, and faulting that in costs about
+// as much as the copy into it. The transport announces a large block before its sender
+// writes it (transport/channel.hpp), so the receiver can fault the memory in meanwhile, on
+// another core, and decode into it once the message is complete.
+
+template <class T>
+struct bulk_element {
+  using type = void;
+};
+template <class E, class A>
+struct bulk_element<std::vector<E, A>> {
+  using type = std::conditional_t<is_bitwise_v<E> && !std::is_same_v<E, bool>, E, void>;
+};
+template <class C, class Tr, class A>
+struct bulk_element<std::basic_string<C, Tr, A>> {
+  using type = std::conditional_t<is_bitwise_v<C>, C, void>;
+};
+
+// Decodes values of type T, with storage made ready in advance when T is a vector or
+// string of plain elements (for other types prepare() does nothing). At most one
+// prepared block is held; it goes to the first value of exactly its size.
+template <class T, class E = typename bulk_element<T>::type>
+class PreparedStorage {
+ public:
+  void prepare(std::size_t bytes) {
+    if (!held_ && bytes >= sizeof(E)) {
+      storage_.reserve(bytes / sizeof(E));
+      prefault_huge_pages(storage_.data(), storage_.capacity() * sizeof(E));
+      held_ = true;
+    }
+  }
+
+  void decode(Reader& r, T& v) {
+    std::uint64_t n = 0;
+    if (held_ && r.remaining() >= sizeof n) {
+      std::memcpy(&n, r.position(), sizeof n);  // the element count leads the value
+      // reserve() may round a string's capacity up a little; a vector's is exact.
+      if (storage_.capacity() >= n && storage_.capacity() - n < 64) {
+        v = std::exchange(storage_, T{});
+        held_ = false;
+      }
+    }
+    mp::detail::decode(r, v);
+  }
+
+  // Bytes of prepared storage not yet taken.
+  std::size_t held_bytes() const { return held_ ? storage_.capacity() * sizeof(E) : 0; }
+
+ private:
+  T storage_;
+  bool held_ = false;
+};
+
+template <class T>
+class PreparedStorage<T, void> {
+ public:
+  void prepare(std::size_t /*bytes*/) {}
+  void decode(Reader& r, T& v) { mp::detail::decode(r, v); }
+  std::size_t held_bytes() const { return 0; }
+};
+
 }  // namespace mp::detail

@@ -33,6 +33,9 @@ class Job {
   virtual bool encode_next(Writer& out, ChunkRef& chunk, std::size_t batch) = 0;
   // Decodes a chunk's results; `pid` ran it (for the errors of arguments that threw).
   virtual void decode_chunk(const ChunkRef& chunk, Reader& in, pid_t pid) = 0;
+  // A result of the chunk being run carries a block of `bytes`: storage for it may be
+  // made ready now, while the worker writes it.
+  virtual void prepare_result(std::size_t /*bytes*/) {}
   // The caller's chunksize (the batch unit).
   virtual std::size_t chunksize() const = 0;
   // A chunk failed: its task threw or its worker died. By default the whole job fails

@@ -85,15 +85,17 @@ class VectorSink {
         return decode_failed_item(status, in, pid, c.first + i);
       }
       R v{};
-      mp::detail::decode(in, v);
+      storage_.decode(in, v);
       values_[c.first + i] = std::move(v);
     }
     return nullptr;
   }
+  void prepare(std::size_t bytes) { storage_.prepare(bytes); }
   std::vector<R>& values() { return values_; }
 
  private:
   std::vector<R> values_;
+  PreparedStorage<R> storage_;
 };
 
 template <>
@@ -144,7 +146,7 @@ class StreamSink {
       std::uint8_t status = 0;
       in.read(&status, 1);
       if (status == kItemOk) {
-        mp::detail::decode(in, chunk.values[i]);
+        storage_.decode(in, chunk.values[i]);
       } else {
         chunk.item_errors.emplace(i, decode_failed_item(status, in, pid, c.first + i));
       }
@@ -152,6 +154,7 @@ class StreamSink {
     store(c, std::move(chunk));
     return nullptr;
   }
+  void prepare(std::size_t bytes) { storage_.prepare(bytes); }
   void fail(const ChunkRef& c, std::exception_ptr error) {
     ReadyChunk<R> chunk;
     chunk.error = std::move(error);
@@ -218,6 +221,7 @@ class StreamSink {
       ready_;
   std::map<std::uint64_t, std::uint32_t> sizes_;  // Ordered: chunk sizes by first index
   std::uint64_t next_first_ = 0;
+  PreparedStorage<R> storage_;
 };
 
 // One call: F applied (Spread: std::apply'd) to each element of a range, in chunks.
@@ -275,6 +279,12 @@ class ChunkedJob final : public Job {
   void decode_chunk(const ChunkRef& chunk, Reader& in, pid_t pid) override {
     if (std::exception_ptr e = sink_.decode(chunk, in, pid)) {
       Job::fail_chunk(chunk, std::move(e));
+    }
+  }
+
+  void prepare_result(std::size_t bytes) override {
+    if constexpr (requires { sink_.prepare(bytes); }) {
+      sink_.prepare(bytes);
     }
   }
 
