@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -80,6 +81,15 @@ void SharedMemory::resize(std::size_t size) {
 void SharedMemory::discard(std::size_t offset, std::size_t n) noexcept {
   ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
               static_cast<off_t>(n));
+}
+
+void SharedMemory::prefault(std::size_t offset, std::size_t n, bool for_write) const noexcept {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t first = offset / page * page;
+  const std::size_t end = std::min(reserved_, (offset + n + page - 1) / page * page);
+  if (end > first) {
+    ::madvise(data_ + first, end - first, for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  }
 }
 
 }  // namespace mp::sys

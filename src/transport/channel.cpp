@@ -43,6 +43,8 @@ void ChannelProducer::begin(std::uint32_t kind, std::uint64_t tag, ProducerWait*
     mem_.control->tail.store(tail, std::memory_order_release);
     pos = 0;
   }
+  // The consumer returns large-buffer pages past kLargeKeep after each message.
+  large_mapped_ = std::min(large_mapped_, kLargeKeep);
   header_ = reinterpret_cast<FrameHeader*>(mem_.ring + pos);
   header_->tag = tag;
   header_->kind = kind;
@@ -70,6 +72,10 @@ void ChannelProducer::overflow(std::size_t n) {
   }
   if (want != large.size()) {
     large.resize(want);
+  }
+  if (used + n > large_mapped_) {
+    large.prefault(large_mapped_, used + n - large_mapped_, true);
+    large_mapped_ = used + n;
   }
   if (!in_large_) {
     std::memcpy(large.data(), begin_, used);
@@ -136,6 +142,10 @@ bool ChannelConsumer::try_read(Frame& f) noexcept {
     if (f.large_) {
       f.data_ = mem_.large->data();
       f.length_ = kHeader;
+      if (f.size_ > large_mapped_) {
+        mem_.large->prefault(large_mapped_, f.size_ - large_mapped_, false);
+        large_mapped_ = f.size_;
+      }
     } else {
       f.data_ = mem_.ring + pos + kHeader;
       f.length_ = align8(kHeader + h->size);
@@ -149,6 +159,7 @@ void ChannelConsumer::release(const Frame& f, bool wake) noexcept {
   if (f.large_) {
     if (f.size_ > kLargeKeep) {
       mem_.large->discard(kLargeKeep, f.size_ - kLargeKeep);
+      large_mapped_ = std::min(large_mapped_, kLargeKeep);
     }
     c.large_busy.store(0, std::memory_order_release);
   }
