@@ -435,7 +435,12 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   void on_result_coming(int slot, std::uint64_t tag, std::uint64_t bytes) override {
     const auto& q = outstanding_[static_cast<std::size_t>(slot)];
     if (!broken_ && !q.empty() && q.front().tag == tag && !q.front().job->error_) {
-      q.front().job->prepare_result(bytes);
+      try {
+        q.front().job->prepare_result(bytes);
+      } catch (...) {
+        // Only a head start (out of memory, say): decoding the result will meet the same
+        // condition and report it against the right task.
+      }
     }
   }
 
