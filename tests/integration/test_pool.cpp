@@ -324,6 +324,61 @@ TEST_F(PoolTest, LargeResultsOfMixedSizesComeBackExact) {
   EXPECT_EQ(text, std::string(20u << 20, 't'));
 }
 
+// A worker decodes a large task while the caller is still writing it; every path of the
+// codec must read its value whole from such a message.
+struct Samples {
+  std::string label;
+  std::vector<double> xs;
+  std::map<int, std::string> notes;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(label, xs, notes);
+  }
+};
+
+TEST_F(PoolTest, LargeArgumentsArriveWholeOnEveryCodecPath) {
+  mp::Pool pool(2);
+  std::vector<std::uint32_t> ints((24u << 20) / 4);
+  std::iota(ints.begin(), ints.end(), 0u);
+  auto sum = [](const std::vector<std::uint32_t>& v) {
+    return std::accumulate(v.begin(), v.end(), std::uint64_t{0});
+  };
+  const std::uint64_t expect = std::accumulate(ints.begin(), ints.end(), std::uint64_t{0});
+  EXPECT_EQ(pool.apply(sum, ints), expect);
+  // Several in one message, and one per message.
+  EXPECT_EQ(pool.map(sum, std::vector<std::vector<std::uint32_t>>(3, ints), 3),
+            std::vector<std::uint64_t>(3, expect));
+  EXPECT_EQ(pool.map(sum, std::vector<std::vector<std::uint32_t>>(3, ints), 1),
+            std::vector<std::uint64_t>(3, expect));
+
+  const std::string text(20u << 20, 'x');
+  EXPECT_EQ(
+      pool.apply([](const std::string& t) { return std::count(t.begin(), t.end(), 'x'); }, text),
+      static_cast<long>(text.size()));
+
+  // After one byte, the doubles are not 8-byte aligned in the message.
+  std::vector<double> xs(2u << 20);
+  std::iota(xs.begin(), xs.end(), 0.5);
+  auto weighted = [](char k, const std::vector<double>& v) {
+    return k * std::accumulate(v.begin(), v.end(), 0.0);
+  };
+  EXPECT_EQ(pool.apply(weighted, char{3}, xs), 3 * std::accumulate(xs.begin(), xs.end(), 0.0));
+
+  // cereal: a user type, and elements that are not plain bytes.
+  Samples big{"big", xs, {}};
+  for (int i = 0; i < 1000; ++i) big.notes[i] = std::string(4096, static_cast<char>('a' + i % 26));
+  auto describe = [](const Samples& s) {
+    std::size_t bytes = s.label.size() + s.xs.size() * sizeof(double);
+    for (const auto& [k, v] : s.notes) bytes += sizeof k + v.size();
+    return bytes;
+  };
+  EXPECT_EQ(pool.apply(describe, big), describe(big));
+  const std::vector<std::string> words(3000, std::string(4096, 'w'));
+  EXPECT_EQ(
+      pool.apply([](const std::vector<std::string>& w) { return w.size() * w[0].size(); }, words),
+      words.size() * 4096);
+}
+
 TEST_F(PoolTest, OneGibibyteResult) {
   mp::Pool pool(1);
   const std::size_t n = std::size_t{1} << 30;

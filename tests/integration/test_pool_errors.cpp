@@ -17,6 +17,7 @@
 
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/shared_counters.hpp"
 
 namespace {
 
@@ -222,6 +223,50 @@ TEST_F(PoolErrors, InputThatThrowsReachesTheCaller) {
   }
   EXPECT_THROW(pool.map([](int x) { return x; }, ThrowingRange{}, 5), std::length_error);
   EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
+}
+
+// A large first argument, then an input that breaks when its second is read. The large
+// argument is already on its way to the worker (it reads a large task while it is being
+// written) when the input breaks.
+struct LargeThenBroken {
+  struct iterator {
+    using value_type = std::vector<std::uint8_t>;
+    using difference_type = std::ptrdiff_t;
+    int i = 0;
+    std::vector<std::uint8_t> operator*() const {
+      if (i > 0) throw std::length_error("input broke after the large argument");
+      return std::vector<std::uint8_t>(48u << 20, 7);
+    }
+    iterator& operator++() {
+      ++i;
+      return *this;
+    }
+    void operator++(int) { ++i; }
+    bool operator==(const iterator&) const = default;
+  };
+  iterator begin() const { return {0}; }
+  iterator end() const { return {2}; }
+  std::size_t size() const { return 2; }  // so that map reads it as it sends it
+};
+
+TEST_F(PoolErrors, InputThatBreaksWhileALargeTaskIsSentRunsNoneOfIt) {
+  static_assert(std::ranges::sized_range<LargeThenBroken>);
+  mp::test::SharedCounters runs(1);
+  const auto h = runs.handle();
+  auto size_of = [h](const std::vector<std::uint8_t>& v) {
+    h.add(0);
+    return v.size();
+  };
+  mp::Pool pool(1);
+  try {
+    pool.map(size_of, LargeThenBroken{}, 2);  // both arguments in one task
+    FAIL() << "the input's error was lost";
+  } catch (const std::length_error& e) {
+    EXPECT_STREQ(e.what(), "input broke after the large argument");
+  }
+  const std::vector<std::vector<std::uint8_t>> fine(2, std::vector<std::uint8_t>(3u << 20, 1));
+  EXPECT_EQ(pool.map(size_of, fine, 2), (std::vector<std::size_t>{3u << 20, 3u << 20}));
+  EXPECT_EQ(runs[0], 2);  // the arguments of the second call only
 }
 
 TEST_F(PoolErrors, InitializerThatThrowsBreaksThePoolClearly) {

@@ -3,7 +3,8 @@
 // instantiated by the Pool calls on the parent side and registered (callable.hpp) so a
 // worker can find them by id.
 //
-// Task payload:   [trampoline id u64][callable state][count u32][argument]...
+// Task payload:   [trampoline id u64][callable state][argument]... to the end (a large
+//                 payload may still be arriving while the first arguments are decoded)
 // Result payload: per argument, [u8 0][result] or, when the call threw, [u8 1][error];
 // every argument of the chunk runs whatever the others did, so a chunk is only a unit of
 // transport and the pool may merge chunks without changing what the caller sees.
@@ -100,9 +101,7 @@ struct ChunkKernel {
 
   static void run(Reader& in, Writer& out, ItemMonitor& monitor) {
     F f = decode_callable<F>(in);
-    std::uint32_t n = 0;
-    in.read(&n, sizeof n);
-    for (std::uint32_t i = 0; i < n; ++i) {
+    for (std::uint32_t i = 0; !in.at_end(); ++i) {
       monitor.running->store(i, std::memory_order_relaxed);
       // Arguments made of plain containers keep their storage from task to task (decode
       // overwrites them completely): refilling memory already touched is many times
@@ -117,6 +116,9 @@ struct ChunkKernel {
         out.write(&monitor.skip_cause[k], sizeof(std::int32_t));
         continue;
       }
+      // Nothing runs before the whole message is there: a sender that gives it up
+      // midway (its input threw) must find none of its arguments run.
+      in.wait_complete();
       const std::size_t item_start = out.size();
       out.write(&kItemOk, 1);
       try {

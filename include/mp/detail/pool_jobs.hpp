@@ -256,9 +256,9 @@ class ChunkedJob final : public Job {
     const std::uint64_t id = Kernel::id();
     out.write(&id, sizeof id);
     encode_callable(out, f_);
-    const std::size_t count_at = out.size();
+    // No count: the worker reads arguments to the end of the message, which may still be
+    // arriving while it starts (a count patched in afterwards would come too late).
     std::uint32_t n = 0;
-    out.write(&n, sizeof n);
     for (; n < limit && it_ != end_; ++it_, ++n) {
       using Ref = decltype(*it_);
       if constexpr (is_specialization<std::remove_cvref_t<Ref>, std::tuple>::value) {
@@ -267,7 +267,6 @@ class ChunkedJob final : public Job {
         encode(out, static_cast<const Arg&>(*it_));
       }
     }
-    out.patch(count_at, &n, sizeof n);
     chunk.first = next_;
     chunk.count = n;
     next_ += n;
