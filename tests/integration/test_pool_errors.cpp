@@ -269,6 +269,23 @@ TEST_F(PoolErrors, InputThatBreaksWhileALargeTaskIsSentRunsNoneOfIt) {
   EXPECT_EQ(runs[0], 2);  // the arguments of the second call only
 }
 
+// A range whose size() promises more (or fewer) elements than it yields.
+struct MisSized {
+  std::vector<int> items;
+  std::size_t claimed;
+  auto begin() const { return items.begin(); }
+  auto end() const { return items.end(); }
+  std::size_t size() const { return claimed; }
+};
+
+TEST_F(PoolErrors, InputWhoseSizeIsWrongFailsClearly) {
+  mp::Pool pool(2);
+  auto twice = [](int x) { return 2 * x; };
+  EXPECT_THROW(pool.map(twice, MisSized{{1, 2}, 3}, 5), std::logic_error);
+  EXPECT_THROW(pool.map(twice, MisSized{{1, 2, 3}, 2}, 1), std::logic_error);
+  EXPECT_EQ(pool.map(twice, MisSized{{1, 2, 3}, 3}, 2), (std::vector<int>{2, 4, 6}));
+}
+
 TEST_F(PoolErrors, InitializerThatThrowsBreaksThePoolClearly) {
   mp::PoolOptions o;
   o.processes = 2;

@@ -56,18 +56,8 @@ class Writer {
   std::byte* end_ = nullptr;
 
  private:
-  void write_in_parts(const std::byte* data, std::size_t n) {
-    while (n != 0) {
-      if (n > static_cast<std::size_t>(end_ - cur_)) {
-        overflow(n);
-      }
-      const std::size_t k = std::min(n, static_cast<std::size_t>(end_ - cur_));
-      std::memcpy(cur_, data, k);
-      cur_ += k;
-      data += k;
-      n -= k;
-    }
-  }
+  // The slow path of write(), out of line so that write() stays small where it is inlined.
+  void write_in_parts(const std::byte* data, std::size_t n);
 };
 
 // A Writer into ordinary heap memory.
@@ -115,7 +105,7 @@ class Reader {
 
   const std::byte* take(std::size_t n) {
     if (n > remaining()) [[unlikely]] {
-      wait_for(n);
+      return take_after_wait(n);
     }
     const std::byte* p = cur_;
     cur_ += n;
@@ -156,23 +146,12 @@ class Reader {
   const std::byte* position() const { return cur_; }
 
  private:
-  void grow() {
-    const auto have = static_cast<std::size_t>(end_ - begin_);
-    const std::size_t now = source_->wait_beyond(have);
-    if (now == have) {
-      source_ = nullptr;  // complete
-    }
-    end_ = begin_ + now;
-  }
-
-  void wait_for(std::size_t n) {
-    while (n > remaining() && source_ != nullptr) {
-      grow();
-    }
-    if (n > remaining()) {
-      throw_truncated_message(n, remaining());
-    }
-  }
+  // The slow paths, out of line so that take() stays small where it is inlined.
+  // Waits for more of the message; drops the source once the message is complete.
+  void grow();
+  // Waits until `n` bytes can be read; throws if the message ends first.
+  void wait_for(std::size_t n);
+  [[gnu::cold]] const std::byte* take_after_wait(std::size_t n);
 
   const std::byte* begin_;
   const std::byte* cur_;
