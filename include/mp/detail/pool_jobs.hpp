@@ -11,7 +11,6 @@
 #include <map>
 #include <optional>
 #include <ranges>
-#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -240,8 +239,7 @@ class ChunkedJob final : public Job {
         end_(std::ranges::end(holder_.range)),
         chunksize_(chunksize) {
     if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>) {
-      size_ = static_cast<std::uint64_t>(std::ranges::size(holder_.range));
-      sink_.reserve(static_cast<std::size_t>(size_));
+      sink_.reserve(static_cast<std::size_t>(std::ranges::size(holder_.range)));
     }
     exhausted_ = it_ == end_;
   }
@@ -258,22 +256,10 @@ class ChunkedJob final : public Job {
     const std::uint64_t id = Kernel::id();
     out.write(&id, sizeof id);
     encode_callable(out, f_);
-    // The count goes first, so it must be known before the arguments are read: a worker
-    // may start on a large message while it is still being written. An input that does
-    // not know its size sends "to the end of the message" instead.
-    std::uint32_t count = kArgumentsToEnd;
-    if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>) {
-      count = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, size_ - next_));
-      if (count == 0) {
-        throw std::logic_error("mp: the input range has more elements than its size says");
-      }
-    }
-    out.write(&count, sizeof count);
-    // Not `count` itself in the loop: its address went to write(), so the compiler would
-    // load it from memory after every argument.
-    const std::size_t todo = std::min<std::size_t>(limit, count);
+    const std::size_t count_at = out.size();
     std::uint32_t n = 0;
-    for (; n < todo && it_ != end_; ++it_, ++n) {
+    out.write(&n, sizeof n);
+    for (; n < limit && it_ != end_; ++it_, ++n) {
       using Ref = decltype(*it_);
       if constexpr (is_specialization<std::remove_cvref_t<Ref>, std::tuple>::value) {
         encode(out, *it_);  // a tuple of the values or of references to them
@@ -281,9 +267,7 @@ class ChunkedJob final : public Job {
         encode(out, static_cast<const Arg&>(*it_));
       }
     }
-    if (count != kArgumentsToEnd && n != count) {
-      throw std::logic_error("mp: the input range has fewer elements than its size says");
-    }
+    out.patch(count_at, &n, sizeof n);
     chunk.first = next_;
     chunk.count = n;
     next_ += n;
@@ -320,7 +304,6 @@ class ChunkedJob final : public Job {
   std::ranges::iterator_t<typename RangeHolder<Range>::Stored> it_;
   std::ranges::sentinel_t<typename RangeHolder<Range>::Stored> end_;
   std::size_t chunksize_;
-  std::uint64_t size_ = 0;  // of a sized input
   std::uint64_t next_ = 0;
   Sink sink_;
 };
