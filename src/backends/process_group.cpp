@@ -31,7 +31,11 @@ constexpr auto kExitCheckInterval = std::chrono::milliseconds(2);
 
 struct ProcessGroup::Slot {
   explicit Slot(sys::Doorbell* parent_bell)
-      : region(parent_bell), tasks(region.task_channel()), results(region.result_channel()) {}
+      : region(parent_bell), tasks(region.task_channel()), results(region.result_channel()) {
+    // A worker decodes a large task while it is written. Results are not streamed: the
+    // parent would wait inside a decode for arguments still to be computed.
+    tasks.set_streaming(true);
+  }
   runtime::WorkerRegion region;
   transport::ChannelProducer tasks;
   transport::ChannelConsumer results;

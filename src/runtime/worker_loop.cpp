@@ -25,13 +25,13 @@ using Clock = std::chrono::steady_clock;
 // signal was armed.
 constexpr std::chrono::milliseconds kParentCheck{500};
 
-class Worker final : public transport::ProducerWait {
+class Worker final : public transport::ProducerWait, public transport::ConsumerWait {
  public:
   Worker(WorkerRegion& region, const WorkerConfig& config)
       : control_(region.control()),
         config_(config),
         watchdog_(control_),
-        tasks_(region.task_channel()),
+        tasks_(region.task_channel(), this),
         results_(region.result_channel()) {}
 
   [[noreturn]] void run() {
@@ -57,6 +57,11 @@ class Worker final : public transport::ProducerWait {
   void wait_for_consumer() override {
     results_.wake_consumer();
     wait_until([&] { return control_.results.large_busy.load(std::memory_order_acquire) == 0; });
+  }
+
+  // A large task is read while the parent still writes it.
+  void wait_for_producer(bool (*more)(const void*), const void* ctx) override {
+    wait_until([&] { return more(ctx); });
   }
 
  private:
@@ -123,6 +128,14 @@ class Worker final : public transport::ProducerWait {
       }
       fn(in, results_, monitor);
       control_.running_item.store(detail::ItemMonitor::kDone, std::memory_order_relaxed);
+    } catch (const transport::MessageAborted&) {
+      // The parent gave the task up while it was still sending it (reading its input
+      // threw): no argument of it has run (see ChunkKernel), and no result is expected.
+      control_.running_item.store(detail::ItemMonitor::kDone, std::memory_order_relaxed);
+      results_.abort();
+      tasks_.release(frame, false);
+      control_.running_task.store(0, std::memory_order_release);
+      return;
     } catch (...) {
       control_.running_item.store(detail::ItemMonitor::kDone, std::memory_order_relaxed);
       detail::encode_task_error(results_, kResultHeaderBytes, UINT32_MAX, std::current_exception());

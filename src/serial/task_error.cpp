@@ -90,11 +90,6 @@ std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index) {
   return serial::make_remote_error(std::move(type), std::move(what), pid, index);
 }
 
-void throw_truncated_message(std::size_t wanted, std::size_t available) {
-  throw SerializationError("mp: truncated message: needed " + std::to_string(wanted) +
-                           " more bytes, " + std::to_string(available) + " left");
-}
-
 }  // namespace detail
 
 namespace serial {

@@ -48,18 +48,20 @@ void ChannelProducer::begin(std::uint32_t kind, std::uint64_t tag, ProducerWait*
   header_ = reinterpret_cast<FrameHeader*>(mem_.ring + pos);
   header_->tag = tag;
   header_->kind = kind;
-  header_->large = 0;
+  header_->large = kInRing;
   begin_ = mem_.ring + pos + kHeader;
   cur_ = begin_;
   end_ = begin_ + kInlineLimit;
   in_large_ = false;
+  published_ = false;
 }
 
 void ChannelProducer::overflow(std::size_t n) {
   const std::size_t used = size();
   sys::SharedMemory& large = *mem_.large;
+  ChannelControl& c = *mem_.control;
   if (!in_large_) {
-    while (mem_.control->large_busy.load(std::memory_order_acquire) != 0) {
+    while (c.large_busy.load(std::memory_order_acquire) != 0) {
       wait_->wait_for_consumer();
     }
   }
@@ -81,36 +83,70 @@ void ChannelProducer::overflow(std::size_t n) {
     std::memcpy(large.data(), begin_, used);
     in_large_ = true;
   }
-  if (n >= kComingNotice) {
-    mem_.control->coming_tag.store(header_->tag, std::memory_order_relaxed);
-    mem_.control->coming_bytes.store(n, std::memory_order_release);
-    mem_.consumer_bell->ring();
-  }
   begin_ = large.data();
   cur_ = begin_ + used;
   end_ = begin_ + large.size();
+  if (streaming_) {
+    publish_progress();
+    // Come back after the next step to publish again.
+    end_ = std::min(end_, cur_ + kStreamStep);
+  } else if (n >= kComingNotice) {
+    c.coming_tag.store(header_->tag, std::memory_order_relaxed);
+    c.coming_bytes.store(n, std::memory_order_release);
+    mem_.consumer_bell->ring();
+  }
+}
+
+void ChannelProducer::publish_progress() {
+  ChannelControl& c = *mem_.control;
+  if (!published_) {
+    // The frame goes out now, its bytes to follow; the header stays as written here.
+    header_->large = kStreamed;
+    header_->size = 0;
+    c.large_written.store(size(), std::memory_order_relaxed);
+    c.large_state.store(kLargeWriting, std::memory_order_relaxed);
+    c.large_busy.store(1, std::memory_order_relaxed);
+    c.tail.store(c.tail.load(std::memory_order_relaxed) + kHeader, std::memory_order_release);
+    published_ = true;
+  } else {
+    c.large_written.store(size(), std::memory_order_release);
+  }
+  mem_.consumer_bell->ring();
 }
 
 void ChannelProducer::commit(bool wake) {
   const std::size_t used = size();
-  header_->size = used;
-  std::uint64_t tail = mem_.control->tail.load(std::memory_order_relaxed);
-  if (in_large_) {
-    header_->large = 1;
-    mem_.control->large_busy.store(1, std::memory_order_relaxed);
-    tail += kHeader;
+  ChannelControl& c = *mem_.control;
+  if (published_) {
+    // Release both: a consumer may see the count before it sees the state.
+    c.large_written.store(used, std::memory_order_release);
+    c.large_state.store(kLargeComplete, std::memory_order_release);
+    wake = true;  // the consumer may be waiting in the middle of this message
   } else {
-    tail += align8(kHeader + used);
+    header_->size = used;
+    std::uint64_t tail = c.tail.load(std::memory_order_relaxed);
+    if (in_large_) {
+      header_->large = kInLarge;
+      c.large_busy.store(1, std::memory_order_relaxed);
+      tail += kHeader;
+    } else {
+      tail += align8(kHeader + used);
+    }
+    c.tail.store(tail, std::memory_order_release);
   }
-  mem_.control->tail.store(tail, std::memory_order_release);
   begin_ = cur_ = end_ = nullptr;
+  in_large_ = published_ = false;
   if (wake) {
     mem_.consumer_bell->ring();
   }
 }
 
 void ChannelProducer::abort() noexcept {
-  in_large_ = false;
+  if (published_) {
+    mem_.control->large_state.store(kLargeAborted, std::memory_order_release);
+    mem_.consumer_bell->ring();
+  }
+  in_large_ = published_ = false;
   begin_ = cur_ = end_ = nullptr;
 }
 
@@ -138,14 +174,20 @@ bool ChannelConsumer::try_read(Frame& f) noexcept {
     f.tag_ = h->tag;
     f.kind_ = h->kind;
     f.size_ = h->size;
-    f.large_ = h->large != 0;
+    f.large_ = h->large != kInRing;
+    f.streamed_ = h->large == kStreamed;
+    f.stream_ = nullptr;
+    if (f.streamed_) {
+      const std::uint32_t state = c.large_state.load(std::memory_order_acquire);
+      f.size_ = c.large_written.load(std::memory_order_acquire);
+      if (state != kLargeComplete) {
+        f.stream_ = this;
+      }
+    }
     if (f.large_) {
       f.data_ = mem_.large->data();
       f.length_ = kHeader;
-      if (f.size_ > large_mapped_) {
-        mem_.large->prefault(large_mapped_, f.size_ - large_mapped_, false);
-        large_mapped_ = f.size_;
-      }
+      prefault_large(f.size_);
     } else {
       f.data_ = mem_.ring + pos + kHeader;
       f.length_ = align8(kHeader + h->size);
@@ -157,8 +199,12 @@ bool ChannelConsumer::try_read(Frame& f) noexcept {
 void ChannelConsumer::release(const Frame& f, bool wake) noexcept {
   ChannelControl& c = *mem_.control;
   if (f.large_) {
-    if (f.size_ > kLargeKeep) {
-      mem_.large->discard(kLargeKeep, f.size_ - kLargeKeep);
+    // A streamed frame may be released before it is complete (its reader failed): the
+    // producer goes on writing it, and nobody reads it.
+    const std::size_t size =
+        f.streamed_ ? c.large_written.load(std::memory_order_acquire) : f.size_;
+    if (size > kLargeKeep) {
+      mem_.large->discard(kLargeKeep, size - kLargeKeep);
       large_mapped_ = std::min(large_mapped_, kLargeKeep);
     }
     c.large_busy.store(0, std::memory_order_release);
@@ -181,11 +227,48 @@ bool ChannelConsumer::take_coming(std::uint64_t& tag, std::uint64_t& bytes) noex
   return bytes != 0;
 }
 
+std::size_t ChannelConsumer::wait_beyond(std::size_t have) {
+  struct Progress {
+    const ChannelControl* control;
+    std::size_t have;
+    static bool more(const void* p) {
+      const auto& x = *static_cast<const Progress*>(p);
+      return x.control->large_state.load(std::memory_order_acquire) != kLargeWriting ||
+             x.control->large_written.load(std::memory_order_acquire) > x.have;
+    }
+  };
+  const ChannelControl& c = *mem_.control;
+  const Progress progress{&c, have};
+  while (!Progress::more(&progress)) {
+    if (wait_ == nullptr) {
+      throw std::logic_error(
+          "mp: internal error: a streamed message reached a consumer that cannot wait");
+    }
+    wait_->wait_for_producer(&Progress::more, &progress);
+  }
+  const std::uint32_t state = c.large_state.load(std::memory_order_acquire);
+  if (state == kLargeAborted) {
+    throw MessageAborted();
+  }
+  const std::size_t written = c.large_written.load(std::memory_order_acquire);
+  prefault_large(written);
+  return written;
+}
+
+void ChannelConsumer::prefault_large(std::size_t size) noexcept {
+  if (size > large_mapped_) {
+    mem_.large->prefault(large_mapped_, size - large_mapped_, false);
+    large_mapped_ = size;
+  }
+}
+
 void reset_channel(ChannelMemory mem) noexcept {
   mem.control->head.store(0, std::memory_order_relaxed);
   mem.control->tail.store(0, std::memory_order_relaxed);
   mem.control->large_busy.store(0, std::memory_order_relaxed);
   mem.control->coming_bytes.store(0, std::memory_order_relaxed);
+  mem.control->large_written.store(0, std::memory_order_relaxed);
+  mem.control->large_state.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace mp::transport

@@ -17,11 +17,19 @@
 // Before the producer copies a block of kComingNotice bytes or more into the large buffer,
 // it posts a notice (frame tag, block size) and rings the consumer's bell: a consumer that
 // will need fresh memory for the block can fault it in while the copy runs.
+//
+// A streaming producer (set_streaming) publishes a large message as soon as it moves to
+// the large buffer, and then every kStreamStep bytes: the consumer reads it while it is
+// written, so the two copies of a large message run at the same time on two cores. Its
+// Frame's Reader waits for bytes that have not arrived (through the consumer's
+// ConsumerWait) and throws MessageAborted if the producer gives the message up. A
+// streaming producer's users write front to back: no patch() of published bytes.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 
 #include "mp/detail/bytes.hpp"
 #include "sys/doorbell.hpp"
@@ -42,6 +50,8 @@ inline constexpr std::size_t kLargeReserve = std::size_t{1} << 36;
 inline constexpr std::size_t kLargeKeep = std::size_t{256} << 20;
 // Blocks from this size on are announced before they are written (see above).
 inline constexpr std::size_t kComingNotice = std::size_t{8} << 20;
+// A streaming producer publishes its progress every this many bytes.
+inline constexpr std::size_t kStreamStep = std::size_t{1} << 20;
 
 // Shared state of one channel; lives in shared memory, zero-initialised.
 struct ChannelControl {
@@ -51,15 +61,41 @@ struct ChannelControl {
   // The notice of a block being written: its frame's tag, and its size (0: none).
   std::atomic<std::uint64_t> coming_tag{0};
   std::atomic<std::uint64_t> coming_bytes{0};
+  // The large message: bytes written so far (final once complete), and its state.
+  alignas(64) std::atomic<std::uint64_t> large_written{0};
+  std::atomic<std::uint32_t> large_state{0};
 };
+inline constexpr std::uint32_t kLargeWriting = 1;
+inline constexpr std::uint32_t kLargeComplete = 2;
+inline constexpr std::uint32_t kLargeAborted = 3;
 
 struct FrameHeader {
   std::uint64_t tag;
   std::uint64_t size;
   std::uint32_t kind;
-  std::uint32_t large;  // 1: payload is in the large buffer
+  std::uint32_t large;  // kInRing, kInLarge or kStreamed
 };
 inline constexpr std::uint32_t kPadFrame = 0xFFFFFFFFu;
+inline constexpr std::uint32_t kInRing = 0;
+inline constexpr std::uint32_t kInLarge = 1;   // complete when published
+inline constexpr std::uint32_t kStreamed = 2;  // published while written: see large_state
+
+// A streamed message its producer gave up (its writer threw) before completing it.
+class MessageAborted : public std::runtime_error {
+ public:
+  MessageAborted() : std::runtime_error("mp: the sender gave this message up") {}
+};
+
+// What a consumer does while a streamed message it reads is still being written: returns
+// once `more(ctx)` is true, spinning or sleeping on its bell (which the producer rings
+// each time it publishes), or throws if it must stop waiting.
+class ConsumerWait {
+ public:
+  virtual void wait_for_producer(bool (*more)(const void*), const void* ctx) = 0;
+
+ protected:
+  ~ConsumerWait() = default;
+};
 
 // What a producer does while it waits for the consumer (to free ring space or the large
 // buffer): the parent keeps draining results, a worker sleeps.
@@ -93,16 +129,22 @@ class ChannelProducer final : public detail::Writer {
   // prompt, and calls wake_consumer()).
   void commit(bool wake = true);
   void wake_consumer() noexcept { mem_.consumer_bell->ring(); }
-  // Drops the frame being written; nothing becomes visible to the consumer.
+  // Drops the frame being written: the consumer never sees it, or, if it was already
+  // published by streaming, reading it throws MessageAborted.
   void abort() noexcept;
+  // Publishes large messages while they are written (see the top of this file).
+  void set_streaming(bool on) noexcept { streaming_ = on; }
 
  private:
   void overflow(std::size_t n) override;
+  void publish_progress();
 
   ChannelMemory mem_;
   ProducerWait* wait_ = nullptr;
   FrameHeader* header_ = nullptr;
   bool in_large_ = false;
+  bool streaming_ = false;
+  bool published_ = false;        // the frame being written is visible to the consumer
   std::size_t large_mapped_ = 0;  // bytes of the large buffer prefaulted in this process
 };
 
@@ -110,7 +152,8 @@ class Frame {
  public:
   std::uint64_t tag() const { return tag_; }
   std::uint32_t kind() const { return kind_; }
-  detail::Reader reader() const { return detail::Reader(data_, size_); }
+  detail::Reader reader() const { return detail::Reader(data_, size_, stream_); }
+  // Bytes of the payload (of a streamed frame: those that had arrived at try_read).
   std::size_t size() const { return size_; }
 
  private:
@@ -121,12 +164,20 @@ class Frame {
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   std::uint64_t length_ = 0;  // ring bytes taken
+  bool streamed_ = false;
+  detail::ReaderSource* stream_ = nullptr;  // a streamed frame still being written
 };
 
-class ChannelConsumer {
+class ChannelConsumer final : private detail::ReaderSource {
  public:
   ChannelConsumer() = default;
-  explicit ChannelConsumer(ChannelMemory mem) : mem_(mem) {}
+  // `wait` is needed to read streamed frames (a streaming producer's).
+  explicit ChannelConsumer(ChannelMemory mem, ConsumerWait* wait = nullptr)
+      : mem_(mem), wait_(wait) {}
+  ChannelConsumer(const ChannelConsumer&) = delete;
+  ChannelConsumer& operator=(const ChannelConsumer&) = delete;
+  ChannelConsumer(ChannelConsumer&&) = default;
+  ChannelConsumer& operator=(ChannelConsumer&&) = default;
 
   bool readable() const noexcept {
     return mem_.control->tail.load(std::memory_order_acquire) !=
@@ -141,7 +192,11 @@ class ChannelConsumer {
   bool take_coming(std::uint64_t& tag, std::uint64_t& bytes) noexcept;
 
  private:
+  std::size_t wait_beyond(std::size_t have) override;
+  void prefault_large(std::size_t size) noexcept;
+
   ChannelMemory mem_;
+  ConsumerWait* wait_ = nullptr;
   std::size_t large_mapped_ = 0;  // bytes of the large buffer prefaulted in this process
 };
 

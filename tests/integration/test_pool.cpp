@@ -324,8 +324,8 @@ TEST_F(PoolTest, LargeResultsOfMixedSizesComeBackExact) {
   EXPECT_EQ(text, std::string(20u << 20, 't'));
 }
 
-// Large arguments go through the large-message buffer; every path of the codec must read
-// its value whole from it.
+// A worker decodes a large task while the caller is still writing it; every path of the
+// codec must read its value whole from such a message.
 struct Samples {
   std::string label;
   std::vector<double> xs;

@@ -225,8 +225,9 @@ TEST_F(PoolErrors, InputThatThrowsReachesTheCaller) {
   EXPECT_EQ(pool.map([](int x) { return x; }, iota(10)), iota(10));
 }
 
-// A large first argument, then an input that breaks when its second is read: both were
-// to go in one task message.
+// A large first argument, then an input that breaks when its second is read. The large
+// argument is already on its way to the worker (it reads a large task while it is being
+// written) when the input breaks.
 struct LargeThenBroken {
   struct iterator {
     using value_type = std::vector<std::uint8_t>;
@@ -266,6 +267,23 @@ TEST_F(PoolErrors, InputThatBreaksWhileALargeTaskIsSentRunsNoneOfIt) {
   const std::vector<std::vector<std::uint8_t>> fine(2, std::vector<std::uint8_t>(3u << 20, 1));
   EXPECT_EQ(pool.map(size_of, fine, 2), (std::vector<std::size_t>{3u << 20, 3u << 20}));
   EXPECT_EQ(runs[0], 2);  // the arguments of the second call only
+}
+
+// A range whose size() promises more (or fewer) elements than it yields.
+struct MisSized {
+  std::vector<int> items;
+  std::size_t claimed;
+  auto begin() const { return items.begin(); }
+  auto end() const { return items.end(); }
+  std::size_t size() const { return claimed; }
+};
+
+TEST_F(PoolErrors, InputWhoseSizeIsWrongFailsClearly) {
+  mp::Pool pool(2);
+  auto twice = [](int x) { return 2 * x; };
+  EXPECT_THROW(pool.map(twice, MisSized{{1, 2}, 3}, 5), std::logic_error);
+  EXPECT_THROW(pool.map(twice, MisSized{{1, 2, 3}, 2}, 1), std::logic_error);
+  EXPECT_EQ(pool.map(twice, MisSized{{1, 2, 3}, 3}, 2), (std::vector<int>{2, 4, 6}));
 }
 
 TEST_F(PoolErrors, InitializerThatThrowsBreaksThePoolClearly) {

@@ -2,7 +2,11 @@
 // through the large-message buffer.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "sys/doorbell.hpp"
@@ -105,6 +109,123 @@ TEST(Channel, LargeBlocksAreAnnouncedBeforeTheFrameIsCommitted) {
   ASSERT_TRUE(c.try_read(f));
   EXPECT_EQ(f.tag(), 42u);
   EXPECT_EQ(f.size(), sizeof length + block.size());
+  c.release(f);
+}
+
+// Waits as a worker does, without a bell to sleep on: spins until there is more.
+struct SpinWait final : transport::ConsumerWait {
+  void wait_for_producer(bool (*more)(const void*), const void* ctx) override {
+    while (!more(ctx)) {
+      std::this_thread::yield();
+    }
+  }
+};
+
+// A streaming producer, and a consumer that can wait for it.
+struct Streaming {
+  Loop loop;
+  SpinWait spin;
+  transport::ChannelProducer p{loop.mem()};
+  transport::ChannelConsumer c{loop.mem(), &spin};
+  Streaming() { p.set_streaming(true); }
+};
+
+TEST(Channel, StreamedMessageIsReadWhileItIsWritten) {
+  Streaming s;
+  auto& p = s.p;
+  auto& c = s.c;
+  NoWait wait;
+  std::vector<std::uint32_t> big((40u << 20) / 4);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint32_t>(i * 2654435761u);
+
+  std::size_t seen_at_start = 0;
+  std::atomic<bool> started{false};
+  std::vector<std::uint32_t> got;
+  std::thread reader([&] {
+    transport::Frame f;
+    while (!c.try_read(f)) {
+      std::this_thread::yield();
+    }
+    seen_at_start = f.size();
+    started = true;
+    auto r = f.reader();
+    std::uint64_t n = 0;
+    r.read(&n, sizeof n);
+    got.resize(n);
+    r.read(got.data(), n * sizeof(std::uint32_t));
+    EXPECT_TRUE(r.at_end());
+    c.release(f);
+  });
+  p.begin(1, 7, &wait);
+  const std::uint64_t n = big.size();
+  p.write(&n, sizeof n);
+  // In pieces, with pauses, so that the reader catches up with the writer; the rest
+  // only once the reader has the frame.
+  for (std::size_t at = 0; at < big.size(); at += big.size() / 8) {
+    p.write(big.data() + at, big.size() / 8 * sizeof(std::uint32_t));
+    while (!started) {
+      std::this_thread::yield();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  p.commit();
+  reader.join();
+  EXPECT_LT(seen_at_start, sizeof n + big.size() * sizeof(std::uint32_t));
+  EXPECT_EQ(got, big);
+  EXPECT_EQ(s.loop.control.large_busy.load(), 0u);
+
+  // The channel goes on as before: a small frame, then a large one written all at once.
+  p.begin(1, 8, &wait);
+  p.write(&n, sizeof n);
+  p.commit();
+  transport::Frame f;
+  ASSERT_TRUE(c.try_read(f));
+  EXPECT_EQ(f.tag(), 8u);
+  EXPECT_EQ(f.size(), sizeof n);
+  c.release(f);
+  p.begin(1, 9, &wait);
+  p.write(big.data(), big.size() * sizeof(std::uint32_t));
+  p.commit();
+  ASSERT_TRUE(c.try_read(f));
+  auto r = f.reader();
+  EXPECT_EQ(std::memcmp(r.take(big.size() * sizeof(std::uint32_t)), big.data(),
+                        big.size() * sizeof(std::uint32_t)),
+            0);
+  EXPECT_TRUE(r.at_end());
+  c.release(f);
+}
+
+TEST(Channel, StreamedMessageGivenUpThrowsInTheReader) {
+  Streaming s;
+  auto& p = s.p;
+  auto& c = s.c;
+  NoWait wait;
+  std::vector<char> block(3u << 20, 'a');
+  p.begin(1, 5, &wait);
+  p.write(block.data(), block.size());
+  transport::Frame f;
+  ASSERT_TRUE(c.try_read(f));  // published before it is complete
+  EXPECT_EQ(f.tag(), 5u);
+  p.abort();
+  auto r = f.reader();
+  EXPECT_THROW(
+      {
+        while (!r.at_end()) {
+          r.take(r.remaining());
+        }
+      },
+      transport::MessageAborted);
+  c.release(f);
+  EXPECT_EQ(s.loop.control.large_busy.load(), 0u);
+  // The next large message goes through.
+  p.begin(1, 6, &wait);
+  p.write(block.data(), block.size());
+  p.commit();
+  ASSERT_TRUE(c.try_read(f));
+  EXPECT_EQ(f.tag(), 6u);
+  auto r2 = f.reader();
+  EXPECT_EQ(std::memcmp(r2.take(block.size()), block.data(), block.size()), 0);
+  EXPECT_TRUE(r2.at_end());
   c.release(f);
 }
 

@@ -117,16 +117,33 @@ class WriterStreambuf final : public std::streambuf {
 
 class ReaderStreambuf final : public std::streambuf {
  public:
-  explicit ReaderStreambuf(Reader& r) : r_(r) {
-    // The Reader's bytes are contiguous, so the get area can be all of them at once.
-    char* b = const_cast<char*>(reinterpret_cast<const char*>(r.position()));
-    setg(b, b, b + r.remaining());
-  }
-  ~ReaderStreambuf() override { r_.take(static_cast<std::size_t>(gptr() - eback())); }
+  explicit ReaderStreambuf(Reader& r) : r_(r) { expose(); }
+  ~ReaderStreambuf() override { consume(); }
   ReaderStreambuf(const ReaderStreambuf&) = delete;
   ReaderStreambuf& operator=(const ReaderStreambuf&) = delete;
 
+ protected:
+  // The get area ran out: more of the message may still be arriving.
+  int_type underflow() override {
+    consume();
+    if (r_.at_end()) {
+      return traits_type::eof();
+    }
+    expose();
+    return traits_type::to_int_type(*gptr());
+  }
+
  private:
+  // The Reader's bytes that have arrived are contiguous: the get area is all of them.
+  void expose() {
+    char* b = const_cast<char*>(reinterpret_cast<const char*>(r_.position()));
+    setg(b, b, b + r_.remaining());
+  }
+  void consume() {
+    r_.take(static_cast<std::size_t>(gptr() - eback()));
+    setg(gptr(), gptr(), gptr());
+  }
+
   Reader& r_;
 };
 
@@ -136,6 +153,14 @@ class ReaderStreambuf final : public std::streambuf {
 // Backs a large fresh buffer with transparent huge pages and faults them in with one
 // call, before it is written (no-op below a few MiB or where the system offers neither).
 void prefault_huge_pages(void* data, std::size_t bytes) noexcept;
+
+// A length read from a message must fit in it: a garbled message fails here instead of
+// in an allocation of its length. (Bytes still arriving cannot be counted yet.)
+inline void check_bulk_length(const Reader& r, std::uint64_t n, std::size_t unit) {
+  if (!r.streaming() && n > r.remaining() / unit) {
+    throw_truncated_message(n, r.remaining());
+  }
+}
 
 template <class T>
 void encode(Writer& w, const T& v);
@@ -193,33 +218,40 @@ void decode_fast(Reader& r, T& v) {
     std::uint64_t n = 0;
     r.read(&n, sizeof n);
     using C = typename T::value_type;
-    if (n > r.remaining() / sizeof(C)) {
-      throw_truncated_message(n, r.remaining());
+    check_bulk_length(r, n, sizeof(C));
+    v.clear();
+    v.reserve(n);
+    // In pieces as they arrive when the message is still being written.
+    for (std::size_t left = n * sizeof(C); left != 0;) {
+      const std::byte* p = nullptr;
+      const std::size_t k = r.take_some(left, sizeof(C), p);
+      v.append(reinterpret_cast<const C*>(p), k / sizeof(C));
+      left -= k;
     }
-    const std::byte* p = r.take(n * sizeof(C));
-    v.assign(reinterpret_cast<const C*>(p), n);
   } else if constexpr (is_specialization<T, std::vector>::value) {
     using E = typename T::value_type;
     std::uint64_t n = 0;
     r.read(&n, sizeof n);
     if constexpr (is_bitwise_v<E> && !std::is_same_v<E, bool>) {
-      if (n > r.remaining() / sizeof(E)) {
-        throw_truncated_message(n, r.remaining());
-      }
-      const std::byte* p = r.take(n * sizeof(E));
-      if (reinterpret_cast<std::uintptr_t>(p) % alignof(E) == 0) {
-        // One pass into fresh memory (resize would zero it first), backed by huge pages
-        // where the system allows: page faults dominate copies of fresh memory.
-        const E* first = reinterpret_cast<const E*>(p);
-        v.clear();
-        v.reserve(n);
-        prefault_huge_pages(v.data(), n * sizeof(E));
-        v.assign(first, first + n);
-      } else {
-        v.resize(n);
-        if (n != 0) {
-          std::memcpy(v.data(), p, n * sizeof(E));
+      check_bulk_length(r, n, sizeof(E));
+      // One pass into fresh memory (resize would zero it first), backed by huge pages
+      // where the system allows: page faults dominate copies of fresh memory. In pieces
+      // as they arrive when the message is still being written.
+      v.clear();
+      v.reserve(n);
+      prefault_huge_pages(v.data(), n * sizeof(E));
+      for (std::size_t left = n * sizeof(E); left != 0;) {
+        const std::byte* p = nullptr;
+        const std::size_t k = r.take_some(left, sizeof(E), p);
+        if (reinterpret_cast<std::uintptr_t>(p) % alignof(E) == 0) {
+          const E* first = reinterpret_cast<const E*>(p);
+          v.insert(v.end(), first, first + k / sizeof(E));
+        } else {
+          const std::size_t at = v.size();
+          v.resize(at + k / sizeof(E));
+          std::memcpy(v.data() + at, p, k);
         }
+        left -= k;
       }
     } else {
       if (n > r.remaining()) {  // every element takes at least one byte

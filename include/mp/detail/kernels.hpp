@@ -3,7 +3,10 @@
 // instantiated by the Pool calls on the parent side and registered (callable.hpp) so a
 // worker can find them by id.
 //
-// Task payload:   [trampoline id u64][callable state][count u32][argument]...
+// Task payload:   [trampoline id u64][callable state][count u32][argument]...; a count
+//                 of kArgumentsToEnd: arguments to the end of the message (an input
+//                 that does not know its size). A large payload may still be arriving
+//                 while the first arguments are decoded.
 // Result payload: per argument, [u8 0][result] or, when the call threw, [u8 1][error];
 // every argument of the chunk runs whatever the others did, so a chunk is only a unit of
 // transport and the pool may merge chunks without changing what the caller sees.
@@ -36,6 +39,8 @@ std::exception_ptr decode_item_error(Reader& in, int pid, std::uint64_t index);
 std::exception_ptr make_crash_error(int pid, int wait_status, int cause, std::uint64_t index);
 // An argument stopped for running past the pool's task_timeout.
 std::exception_ptr make_timeout_error(int pid, std::uint64_t index);
+
+inline constexpr std::uint32_t kArgumentsToEnd = UINT32_MAX;
 
 inline constexpr std::uint8_t kItemOk = 0;
 inline constexpr std::uint8_t kItemError = 1;    // then: type name, message
@@ -98,11 +103,14 @@ struct ChunkKernel {
   }
   using Result = std::remove_cvref_t<decltype(call(std::declval<F&>(), std::declval<Arg&&>()))>;
 
-  static void run(Reader& in, Writer& out, ItemMonitor& monitor) {
+  static void run(Reader& message, Writer& out, ItemMonitor& monitor) {
+    Reader in = message;  // a copy the loop can keep in registers (see Reader)
     F f = decode_callable<F>(in);
     std::uint32_t n = 0;
     in.read(&n, sizeof n);
-    for (std::uint32_t i = 0; i < n; ++i) {
+    const bool to_end = n == kArgumentsToEnd;
+    bool complete = !in.streaming();
+    for (std::uint32_t i = 0; to_end ? !in.at_end() : i < n; ++i) {
       monitor.running->store(i, std::memory_order_relaxed);
       // Arguments made of plain containers keep their storage from task to task (decode
       // overwrites them completely): refilling memory already touched is many times
@@ -116,6 +124,12 @@ struct ChunkKernel {
         out.write(&monitor.skip_status[k], sizeof(std::int32_t));
         out.write(&monitor.skip_cause[k], sizeof(std::int32_t));
         continue;
+      }
+      // Nothing runs before the whole message is there: a sender that gives it up
+      // midway (its input threw) must find none of its arguments run.
+      if (!complete) [[unlikely]] {
+        in.wait_complete();
+        complete = true;
       }
       const std::size_t item_start = out.size();
       out.write(&kItemOk, 1);
@@ -131,6 +145,7 @@ struct ChunkKernel {
         encode_item_error(out, std::current_exception());
       }
     }
+    message = in;
   }
 
   static std::uint64_t id() { return TrampolineId<ChunkKernel>::value; }

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -77,7 +78,8 @@ class VectorSink {
   void on_sent(const ChunkRef& c) { values_.resize(c.first + c.count); }
   bool window_open() const { return true; }
   // Returns the first argument's error, if one threw (map raises it; the rest is moot).
-  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid) {
+  std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid) {
+    Reader in = message;  // a copy the loop can keep in registers (see Reader)
     for (std::uint32_t i = 0; i < c.count; ++i) {
       std::uint8_t status = 0;
       in.read(&status, 1);
@@ -88,6 +90,7 @@ class VectorSink {
       storage_.decode(in, v);
       values_[c.first + i] = std::move(v);
     }
+    message = in;
     return nullptr;
   }
   void prepare(std::size_t bytes) { storage_.prepare(bytes); }
@@ -139,7 +142,8 @@ class StreamSink {
     }
   }
   bool window_open() const { return open_chunks_ < window_; }
-  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid) {
+  std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid) {
+    Reader in = message;  // a copy the loop can keep in registers (see Reader)
     ReadyChunk<R> chunk;
     chunk.values.resize(c.count);
     for (std::uint32_t i = 0; i < c.count; ++i) {
@@ -151,6 +155,7 @@ class StreamSink {
         chunk.item_errors.emplace(i, decode_failed_item(status, in, pid, c.first + i));
       }
     }
+    message = in;
     store(c, std::move(chunk));
     return nullptr;
   }
@@ -239,7 +244,8 @@ class ChunkedJob final : public Job {
         end_(std::ranges::end(holder_.range)),
         chunksize_(chunksize) {
     if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>) {
-      sink_.reserve(static_cast<std::size_t>(std::ranges::size(holder_.range)));
+      size_ = static_cast<std::uint64_t>(std::ranges::size(holder_.range));
+      sink_.reserve(static_cast<std::size_t>(size_));
     }
     exhausted_ = it_ == end_;
   }
@@ -256,10 +262,22 @@ class ChunkedJob final : public Job {
     const std::uint64_t id = Kernel::id();
     out.write(&id, sizeof id);
     encode_callable(out, f_);
-    const std::size_t count_at = out.size();
+    // The count goes first, so it must be known before the arguments are read: a worker
+    // may start on a large message while it is still being written. An input that does
+    // not know its size sends "to the end of the message" instead.
+    std::uint32_t count = kArgumentsToEnd;
+    if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>) {
+      count = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, size_ - next_));
+      if (count == 0) {
+        throw std::logic_error("mp: the input range has more elements than its size says");
+      }
+    }
+    out.write(&count, sizeof count);
+    // Not `count` itself in the loop: its address went to write(), so the compiler would
+    // load it from memory after every argument.
+    const std::size_t todo = std::min<std::size_t>(limit, count);
     std::uint32_t n = 0;
-    out.write(&n, sizeof n);
-    for (; n < limit && it_ != end_; ++it_, ++n) {
+    for (; n < todo && it_ != end_; ++it_, ++n) {
       using Ref = decltype(*it_);
       if constexpr (is_specialization<std::remove_cvref_t<Ref>, std::tuple>::value) {
         encode(out, *it_);  // a tuple of the values or of references to them
@@ -267,7 +285,9 @@ class ChunkedJob final : public Job {
         encode(out, static_cast<const Arg&>(*it_));
       }
     }
-    out.patch(count_at, &n, sizeof n);
+    if (count != kArgumentsToEnd && n != count) {
+      throw std::logic_error("mp: the input range has fewer elements than its size says");
+    }
     chunk.first = next_;
     chunk.count = n;
     next_ += n;
@@ -304,6 +324,7 @@ class ChunkedJob final : public Job {
   std::ranges::iterator_t<typename RangeHolder<Range>::Stored> it_;
   std::ranges::sentinel_t<typename RangeHolder<Range>::Stored> end_;
   std::size_t chunksize_;
+  std::uint64_t size_ = 0;  // of a sized input
   std::uint64_t next_ = 0;
   Sink sink_;
 };
