@@ -1,10 +1,11 @@
 #include "runtime/worker_watchdog.hpp"
 
 #include <signal.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "mp/detail/kernels.hpp"
 
@@ -14,16 +15,12 @@ namespace {
 constexpr std::int64_t kMinLookNs = 1'000'000;  // 1 ms, as the parent's finest look
 constexpr std::size_t kStackBytes = 64 * 1024;  // it only reads atomics and sleeps
 
-std::int64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-void sleep_ns(std::int64_t ns) {
-  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  while (::nanosleep(&ts, &ts) != 0) {
-  }
+// The clock the worker stamps running_since_ns with (steady_clock is CLOCK_MONOTONIC,
+// the same in every process).
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -62,10 +59,10 @@ void Watchdog::watch() {
   for (;;) {
     const std::int64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
     const std::int64_t look = std::max(timeout / 10, kMinLookNs);
-    sleep_ns(look);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(look));
     const std::uint64_t tag = control_.running_task.load(std::memory_order_acquire);
     const std::uint32_t item = control_.running_item.load(std::memory_order_relaxed);
-    const std::int64_t now = monotonic_ns();
+    const std::int64_t now = now_ns();
     if (tag == 0 || timeout <= 0 || item >= detail::ItemMonitor::kDone) {
       seen_tag = 0;
       continue;

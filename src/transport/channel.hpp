@@ -174,10 +174,9 @@ class ChannelConsumer final : private detail::ReaderSource {
   // `wait` is needed to read streamed frames (a streaming producer's).
   explicit ChannelConsumer(ChannelMemory mem, ConsumerWait* wait = nullptr)
       : mem_(mem), wait_(wait) {}
+  // Frames being read point at it.
   ChannelConsumer(const ChannelConsumer&) = delete;
   ChannelConsumer& operator=(const ChannelConsumer&) = delete;
-  ChannelConsumer(ChannelConsumer&&) = default;
-  ChannelConsumer& operator=(ChannelConsumer&&) = default;
 
   bool readable() const noexcept {
     return mem_.control->tail.load(std::memory_order_acquire) !=

@@ -109,7 +109,6 @@ struct ChunkKernel {
     std::uint32_t n = 0;
     in.read(&n, sizeof n);
     const bool to_end = n == kArgumentsToEnd;
-    bool complete = !in.streaming();
     for (std::uint32_t i = 0; to_end ? !in.at_end() : i < n; ++i) {
       monitor.running->store(i, std::memory_order_relaxed);
       // Arguments made of plain containers keep their storage from task to task (decode
@@ -127,9 +126,8 @@ struct ChunkKernel {
       }
       // Nothing runs before the whole message is there: a sender that gives it up
       // midway (its input threw) must find none of its arguments run.
-      if (!complete) [[unlikely]] {
+      if (in.streaming()) [[unlikely]] {
         in.wait_complete();
-        complete = true;
       }
       const std::size_t item_start = out.size();
       out.write(&kItemOk, 1);
