@@ -45,11 +45,7 @@ ChildRole find_child_role(std::string_view name) noexcept {
 }
 
 sys::UniqueFd make_blob_fd(const std::vector<std::byte>& blob) {
-  sys::UniqueFd fd(::memfd_create("mp-boot", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) {
-    sys::throw_errno("memfd_create");
-  }
-  fd = sys::above_stdio(std::move(fd));
+  sys::UniqueFd fd = sys::make_memfd("mp-boot", MFD_ALLOW_SEALING);
   if (!sys::write_full(fd.get(), blob.data(), blob.size())) {
     sys::throw_errno("write");
   }

@@ -13,11 +13,7 @@ namespace mp::sys {
 
 SharedMemory::SharedMemory(const char* name, std::size_t size, std::size_t reserve)
     : size_(size), reserved_(reserve < size ? size : reserve) {
-  fd_ = UniqueFd(::memfd_create(name, MFD_CLOEXEC));
-  if (!fd_) {
-    throw_errno("memfd_create");
-  }
-  fd_ = above_stdio(std::move(fd_));
+  fd_ = make_memfd(name);
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     throw_errno("ftruncate");
   }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,6 +85,14 @@ UniqueFd above_stdio(UniqueFd fd) {
     throw_errno("fcntl(F_DUPFD_CLOEXEC)");
   }
   return moved;
+}
+
+UniqueFd make_memfd(const char* name, unsigned flags) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC | flags));
+  if (!fd) {
+    throw_errno("memfd_create");
+  }
+  return above_stdio(std::move(fd));
 }
 
 UniqueFd make_eventfd() {

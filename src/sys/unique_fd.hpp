@@ -53,6 +53,10 @@ struct PipeFds {
 };
 PipeFds make_pipe();
 
+// An anonymous memory file (close-on-exec, above the standard streams); `flags` are
+// added to MFD_CLOEXEC. Throws std::system_error on failure.
+UniqueFd make_memfd(const char* name, unsigned flags = 0);
+
 // An eventfd in non-blocking mode, used as a doorbell that epoll can watch.
 UniqueFd make_eventfd();
 void signal_eventfd(int fd) noexcept;
