@@ -34,13 +34,15 @@ class SharedMemory {
   void resize(std::size_t size);
   // Returns the pages of [offset, offset + n) to the system; they read back as zeros.
   void discard(std::size_t offset, std::size_t n) noexcept;
-  // Maps the pages of [offset, offset + n) into this process in one call, allocating
-  // them if `for_write`, instead of a page fault per 4 KiB page on first touch (Linux
-  // >= 5.14; older kernels fault them in as they are touched).
+  // Maps the pages of [offset, offset + n) into this process in one call, instead of a
+  // page fault per 4 KiB page on first touch (Linux >= 5.14; older kernels fault them in
+  // as they are touched). With `for_write` it also allocates them, as huge pages where
+  // the kernel allows, keeping what they hold.
   void prefault(std::size_t offset, std::size_t n, bool for_write) const noexcept;
 
  private:
   void map();
+  void back_with_huge_pages(std::size_t first, std::size_t end) const noexcept;
 
   UniqueFd fd_;
   std::byte* data_ = nullptr;
