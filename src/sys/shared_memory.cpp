@@ -13,6 +13,16 @@
 
 namespace mp::sys {
 
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+#ifndef MADV_COLLAPSE
+constexpr int MADV_COLLAPSE = 25;  // Linux >= 6.1
+#endif
+
+}  // namespace
+
 SharedMemory::SharedMemory(const char* name, std::size_t size, std::size_t reserve)
     : size_(size), reserved_(reserve < size ? size : reserve) {
   fd_ = make_memfd(name);
@@ -31,16 +41,6 @@ SharedMemory::SharedMemory(UniqueFd fd, std::size_t reserve) : fd_(std::move(fd)
   reserved_ = reserve < size_ ? size_ : reserve;
   map();
 }
-
-namespace {
-
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
-
-#ifndef MADV_COLLAPSE
-constexpr int MADV_COLLAPSE = 25;  // Linux >= 6.1
-#endif
-
-}  // namespace
 
 // At a 2 MiB-aligned address, so that the kernel can map the file's huge pages whole in
 // every process (prefault()).
