@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # toolchain and build
   g++ clang cmake ninja-build make pkg-config clang-format
-  # chosen libraries (DESIGN.md)
+  # chosen libraries: serialization, formatting, command line, hashing
   libcereal-dev libfmt-dev libcli11-dev libxxhash-dev
   # tests and micro-benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

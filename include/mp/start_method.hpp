@@ -18,7 +18,7 @@
 //   the first time it is needed, forks the workers. Safe whatever threads the caller has,
 //   and starting a worker does not depend on how much memory the caller uses. Workers
 //   see the program as it was when mp::init returned, not the caller's later state.
-// - spawn: each worker is a fresh exec of the program (fork + exec, which is safe from a
+// - spawn: each worker is a fresh exec of the program (posix_spawn, which is safe from a
 //   threaded caller). The slowest to start; nothing at all is inherited.
 //
 // With forkserver and spawn the program runs again from the start in the new process,

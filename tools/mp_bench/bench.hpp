@@ -68,7 +68,7 @@ class Params {
   std::vector<std::pair<std::string, std::string>> members_;
 };
 
-// One measurement: the fields of the JSON contract (issue 3), plus the subcommand that
+// One measurement: the fields of the JSON output (json_writer.hpp), plus the subcommand that
 // produced it.
 struct Record {
   std::string experiment;

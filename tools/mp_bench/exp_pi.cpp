@@ -155,7 +155,7 @@ void run_pi(Context& ctx) {
   }
   table.print();
 
-  // The bars of issue 3, at the largest worker count the machine runs at once.
+  // The targets (BENCHMARKS.md), at the largest worker count the machine runs at once.
   const int main_w = main_workers(workers);
   if (main_w > 1 && by.count({"pool.map", main_w}) != 0) {
     const Record& pool = by.at({"pool.map", main_w});

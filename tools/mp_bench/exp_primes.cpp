@@ -227,7 +227,7 @@ void run_primes(Context& ctx) {
   }
   table.print();
 
-  // The bars of issue 3.
+  // The targets (BENCHMARKS.md).
   std::string best;
   for (std::size_t i = 1; i < variants.size(); ++i) {
     const auto key = std::make_pair(variants[i].name, main_w);

@@ -1,5 +1,5 @@
 // --json FILE: every measurement of the run as a JSON array of objects, in the order
-// they were taken (the contract of issue 3).
+// they were taken: the fields of Record (bench.hpp), which scripts rely on.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// mp-bench: the seeds' experiments (docs: /work/shared/docs/SEEDS.md) as tables, JSON and
+// mp-bench: the seeds' experiments (docs/seeds.md) as tables, JSON and
 // plots, with mp beside C++ peers (threads, OpenMP, oneTBB) and, when Debian's python3
 // with joblib is present, beside the seeds' own Python programs.
 //
