@@ -45,18 +45,20 @@ SharedMemory::SharedMemory(UniqueFd fd, std::size_t reserve) : fd_(std::move(fd)
 // At a 2 MiB-aligned address, so that the kernel can map the file's huge pages whole in
 // every process (prefault()).
 void SharedMemory::map() {
-  void* span = ::mmap(nullptr, reserved_ + kHugePage, PROT_NONE,
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t length = (reserved_ + page - 1) / page * page;
+  void* span = ::mmap(nullptr, length + kHugePage, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (span == MAP_FAILED) {
     throw_errno("mmap");
   }
   const auto base = reinterpret_cast<std::uintptr_t>(span);
   const std::uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);
-  void* p = ::mmap(reinterpret_cast<void*>(aligned), reserved_, PROT_READ | PROT_WRITE,
+  void* p = ::mmap(reinterpret_cast<void*>(aligned), length, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd_.get(), 0);
   if (p == MAP_FAILED) {
     const int e = errno;
-    ::munmap(span, reserved_ + kHugePage);
+    ::munmap(span, length + kHugePage);
     errno = e;
     throw_errno("mmap");
   }
@@ -64,7 +66,7 @@ void SharedMemory::map() {
     ::munmap(span, aligned - base);
   }
   if (base + kHugePage > aligned) {
-    ::munmap(reinterpret_cast<void*>(aligned + reserved_), base + kHugePage - aligned);
+    ::munmap(reinterpret_cast<void*>(aligned + length), base + kHugePage - aligned);
   }
   data_ = static_cast<std::byte*>(p);
 }

@@ -377,6 +377,10 @@ TEST_F(PoolTest, LargeArgumentsArriveWholeOnEveryCodecPath) {
   EXPECT_EQ(
       pool.apply([](const std::vector<std::string>& w) { return w.size() * w[0].size(); }, words),
       words.size() * 4096);
+  // More elements than the bytes that have arrived when the worker starts decoding.
+  const std::vector<std::string> short_words(2'000'000, "abc");
+  EXPECT_EQ(pool.apply([](const std::vector<std::string>& w) { return w.size(); }, short_words),
+            short_words.size());
 }
 
 TEST_F(PoolTest, OneGibibyteResult) {

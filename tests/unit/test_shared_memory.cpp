@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
+#include <string>
 
 #include "sys/shared_memory.hpp"
 
@@ -20,6 +22,15 @@ SharedMemory map_again(const SharedMemory& m) {
   return SharedMemory(UniqueFd(::dup(m.fd())), m.reserved());
 }
 
+std::size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);) {
+    ++n;
+  }
+  return n;
+}
+
 std::byte pattern(std::size_t i) { return static_cast<std::byte>((i * 2654435761u) >> 13); }
 
 TEST(SharedMemory, EveryMappingStartsAtAHugePageBoundary) {
@@ -31,6 +42,21 @@ TEST(SharedMemory, EveryMappingStartsAtAHugePageBoundary) {
     m.data()[100] = std::byte{7};
     EXPECT_EQ(other.data()[100], std::byte{7});
   }
+}
+
+// The address space reserved to align a mapping is given back, whatever its size (a
+// doorbell's mapping is a few bytes): a program that makes many pools must not collect
+// mappings.
+TEST(SharedMemory, LeavesNoMappingBehind) {
+  const std::size_t before = mapping_count();
+  for (int i = 0; i < 50; ++i) {
+    for (std::size_t reserve : {std::size_t{8}, std::size_t{4096}, 3 * kMiB + 5}) {
+      SharedMemory m("mp-test-shm", 8, reserve);
+      SharedMemory other = map_again(m);
+      other.data()[0] = std::byte{1};
+    }
+  }
+  EXPECT_EQ(mapping_count(), before);
 }
 
 // The bytes in [1 MiB, 5 MiB) are written before the pages around them are allocated

@@ -11,6 +11,7 @@
 
 #include "mp/detail/bytes.hpp"
 
+#include <algorithm>
 #include <cereal/archives/binary.hpp>
 #include <cereal/details/traits.hpp>
 #include <cereal/types/array.hpp>
@@ -254,11 +255,13 @@ void decode_fast(Reader& r, T& v) {
         left -= k;
       }
     } else {
-      if (n > r.remaining()) {  // every element takes at least one byte
+      // Every element takes at least one byte: a count beyond what has arrived is a broken
+      // message, unless the rest is still arriving (then reserve no more than has come).
+      if (n > r.remaining() && !r.streaming()) {
         throw_truncated_message(n, r.remaining());
       }
       v.clear();
-      v.reserve(n);
+      v.reserve(std::min<std::uint64_t>(n, r.remaining()));
       for (std::uint64_t i = 0; i < n; ++i) {
         E e{};
         decode_fast(r, e);
