@@ -1,5 +1,6 @@
 #include "mp/process.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -70,16 +71,21 @@ ProcessInfo current_process() {
 
 namespace {
 
+// The most the child writes to the error pipe: well under a pipe's capacity, so the write
+// never waits for a reader (the parent reads only after the child has exited).
+constexpr std::size_t kErrorReportLimit = 4096;
+
 // Runs a Process's target in the child. An exception that escapes it is written to
-// `error_fd` (type, NUL, message) for the parent's exception(), and printed as Python
-// prints it; the child then exits with status 1.
+// `error_fd` (type, NUL, message; cut at kErrorReportLimit) for the parent's exception(),
+// and printed whole as Python prints it; the child then exits with status 1.
 [[noreturn]] void run_target(const detail::BoundCall& target, const std::string& name,
                              int error_fd) {
   try {
     target();
   } catch (const std::exception& e) {
     const std::string type = sys::demangle(typeid(e).name());
-    const std::string msg = std::string(type) + '\0' + e.what();
+    std::string msg = std::string(type) + '\0' + e.what();
+    msg.resize(std::min(msg.size(), kErrorReportLimit));
     sys::write_full(error_fd, msg.data(), msg.size());
     std::fprintf(stderr, "Process %s:\n%s: %s\n", name.c_str(), type.c_str(), e.what());
     process::exit_child(1);
@@ -116,6 +122,8 @@ void run_process_role(const ChildBoot& boot) {
   detail::Reader r(boot.blob.data(), boot.blob.size());
   detail::decode(r, fields);
   auto& [name, daemon, error_fd, target] = fields;
+  // Passed open across exec; programs the target runs must not inherit it.
+  ::fcntl(error_fd, F_SETFD, FD_CLOEXEC);
   if (daemon) {
     die_with_parent(boot.parent);
   }
@@ -294,7 +302,10 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
   }
   state_->status = exitcode_of(status);
   state_->pidfd.reset();
-  std::string msg(4096, '\0');
+  // The child has written all it will; a process it started may still hold the pipe open,
+  // so read what is there without waiting for the end.
+  ::fcntl(state_->error_pipe.get(), F_SETFL, O_NONBLOCK);
+  std::string msg(kErrorReportLimit, '\0');
   const std::size_t n = sys::read_full(state_->error_pipe.get(), msg.data(), msg.size());
   state_->error_pipe.reset();
   if (n > 0) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <mp/mp.hpp>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "helpers/hygiene.hpp"
@@ -101,6 +102,53 @@ TEST_P(ProcessFaults, ExceptionComesBackAsRemoteError) {
     EXPECT_EQ(e.type(), "std::runtime_error");
     EXPECT_EQ(e.message(), "parser failed on line 3");
   }
+}
+
+TEST_P(ProcessFaults, HugeExceptionMessageComesBackCut) {
+  mp::test::user_sees(
+      "A `Process` target throws with a 1 MiB message: `join()` returns, `exception()` is "
+      "`mp::RemoteError` with the type and the message's first 4 KiB");
+  mp::Process p([] { throw std::runtime_error(std::string(1 << 20, 'm')); });
+  p.set_start_method(GetParam());
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 1);
+  try {
+    std::rethrow_exception(p.exception());
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type(), "std::runtime_error");
+    EXPECT_GT(e.message().size(), 4000u);
+    EXPECT_LT(e.message().size(), 4096u);
+    EXPECT_EQ(e.message().find_first_not_of('m'), std::string::npos);
+  }
+}
+
+TEST_P(ProcessFaults, JoinDoesNotWaitForProcessesTheTargetStarted) {
+  mp::test::user_sees(
+      "A `Process` target starts a process that outlives it, then throws: `join()` returns "
+      "when the target's process ends, with its exception, while the other still runs");
+  // The grandchild inherits every fd of the target's process, the error pipe included.
+  mp::Process p([] {
+    const pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      ::sleep(600);
+      ::_exit(0);
+    }
+    throw std::runtime_error(std::to_string(grandchild));
+  });
+  p.set_start_method(GetParam());
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 1);
+  pid_t grandchild = 0;
+  try {
+    std::rethrow_exception(p.exception());
+  } catch (const mp::RemoteError& e) {
+    grandchild = static_cast<pid_t>(std::stol(e.message()));
+  }
+  ASSERT_GT(grandchild, 0);
+  EXPECT_EQ(::kill(grandchild, 0), 0) << "join() waited for the target's own child to end";
+  ::kill(grandchild, SIGKILL);
 }
 
 TEST_P(ProcessFaults, InfiniteLoopEndsWithJoinTimeoutAndTerminate) {
