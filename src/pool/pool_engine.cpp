@@ -361,7 +361,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         return;
       }
       next_job_ %= jobs_.size();
-      Job& job = *jobs_[next_job_];
+      // Held here: sending a large task polls the workers, and a worker that cannot be
+      // replaced meanwhile breaks the pool, which fails every job and drops them.
+      const std::shared_ptr<Job> held = jobs_[next_job_];
+      Job& job = *held;
       if (!job.can_send()) {
         ++next_job_;
         ++idle_rounds;
@@ -385,13 +388,17 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         }
         continue;
       }
+      if (broken_) {  // while this task was being sent; the job has failed with the pool
+        group_->abort_task(w);
+        return;
+      }
       if (!sent) {
         group_->abort_task(w);
         job.exhausted_ = true;
         continue;
       }
       group_->commit_task(w);
-      outstanding_[static_cast<std::size_t>(w)].push_back({jobs_[next_job_], chunk, tag});
+      outstanding_[static_cast<std::size_t>(w)].push_back({held, chunk, tag});
       ++job.in_flight_;
       ++next_job_;
       idle_rounds = 0;
