@@ -231,7 +231,13 @@ void ProcessGroup::spawn(int index) {
 
 pid_t ProcessGroup::pid(int slot) const { return slots_[slot]->pid; }
 bool ProcessGroup::alive(int slot) const { return slots_[slot]->pid > 0; }
-bool ProcessGroup::has_room(int slot) const { return slots_[slot]->tasks.has_room(); }
+// A worker keeps a large task's buffer until it has run the task: a second large task
+// would wait for it inside begin_task()/commit_task(), where the caller's deadline and
+// Ctrl-C are not seen. Such a worker takes no task until it frees the buffer.
+bool ProcessGroup::has_room(int slot) const {
+  const transport::ChannelProducer& tasks = slots_[slot]->tasks;
+  return tasks.has_room() && tasks.large_free();
+}
 
 detail::Writer& ProcessGroup::begin_task(int slot, std::uint64_t tag,
                                          std::chrono::nanoseconds timeout, GroupEvents& events) {

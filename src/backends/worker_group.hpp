@@ -56,7 +56,7 @@ class WorkerGroup {
   virtual pid_t pid(int slot) const = 0;
   virtual bool alive(int slot) const = 0;
 
-  // True if a task can be started on `slot` without waiting.
+  // True if a task of any size can be sent to `slot` without waiting.
   virtual bool has_room(int slot) const = 0;
   // Starts a task message; requires has_room(slot). While a very large message waits for
   // the worker, `events` keeps receiving results, so writing never deadlocks. `timeout`

@@ -122,6 +122,11 @@ class ChannelProducer final : public detail::Writer {
 
   // True when a frame of up to kInlineLimit bytes can be started without waiting.
   bool has_room() const noexcept;
+  // True when no frame the consumer has not released holds the large buffer, so that a
+  // frame of any size can be written without waiting.
+  bool large_free() const noexcept {
+    return mem_.control->large_busy.load(std::memory_order_acquire) == 0;
+  }
   // Starts a frame; requires has_room().
   void begin(std::uint32_t kind, std::uint64_t tag, ProducerWait* wait);
   // Publishes the frame. With `wake`, rings the consumer's bell if it sleeps; without,

@@ -84,6 +84,38 @@ TEST_P(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
   EXPECT_EQ(code, 0);
 }
 
+// A worker keeps a large task's buffer while it runs the task; the next large task for it
+// must wait where Ctrl-C is seen, not inside the send.
+TEST_P(Interrupts, SigintWhileLargeTasksWaitForTheirWorkerThrows) {
+  mp::test::user_sees(
+      "Ctrl-C during `pool.map` over 4 MiB arguments, while the only worker runs the first: "
+      "`mp::Interrupted`; no worker left");
+  const int code = run_and_signal(SIGINT, [m = GetParam()](int ready) {
+    mp::Pool pool(mp::test::options_for(m, 1));
+    const auto workers = pool.pids();
+    const std::vector<std::vector<char>> big(3, std::vector<char>(4 << 20, 'x'));
+    say_ready(ready);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      pool.map(
+          [](const std::vector<char>& v) {
+            ::sleep(30);
+            return v.size();
+          },
+          big, 1);
+      std::exit(10);
+    } catch (const mp::Interrupted& e) {
+      if (e.signal() != SIGINT) std::exit(11);
+    }
+    if (std::chrono::steady_clock::now() - t0 > 5s) std::exit(12);  // not prompt
+    for (pid_t w : workers) {
+      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
+    }
+    std::exit(mp::test::no_child_left() ? 0 : 14);
+  });
+  EXPECT_EQ(code, 0);
+}
+
 TEST_P(Interrupts, SigtermDuringGetThrows) {
   mp::test::user_sees(
       "SIGTERM during `AsyncResult::get`: `mp::Interrupted` with `signal() == SIGTERM`; no worker "
