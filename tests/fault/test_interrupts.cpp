@@ -53,6 +53,13 @@ int run_and_signal(int signal, Scenario scenario) {
 
 void say_ready(int fd) { (void)!::write(fd, "r", 1); }
 
+// In a scenario: exit code 13 if a worker outlived the interrupted pool.
+void exit_if_any_alive(const std::vector<pid_t>& workers) {
+  for (pid_t w : workers) {
+    if (::kill(w, 0) == 0) std::exit(13);
+  }
+}
+
 TEST_P(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
   mp::test::user_sees(
       "Ctrl-C (SIGINT) during `pool.map`: `mp::Interrupted` within milliseconds; the pool is "
@@ -69,9 +76,7 @@ TEST_P(Interrupts, SigintDuringMapThrowsAndStopsTheWorkers) {
       if (e.signal() != SIGINT) std::exit(11);
     }
     if (std::chrono::steady_clock::now() - t0 > 5s) std::exit(12);  // not prompt
-    for (pid_t w : workers) {
-      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
-    }
+    exit_if_any_alive(workers);
     if (!mp::test::no_child_left()) std::exit(14);
     // The pool was terminated: further use is a clear error, not a hang.
     try {
@@ -108,9 +113,7 @@ TEST_P(Interrupts, SigintWhileLargeTasksWaitForTheirWorkerThrows) {
       if (e.signal() != SIGINT) std::exit(11);
     }
     if (std::chrono::steady_clock::now() - t0 > 5s) std::exit(12);  // not prompt
-    for (pid_t w : workers) {
-      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
-    }
+    exit_if_any_alive(workers);
     std::exit(mp::test::no_child_left() ? 0 : 14);
   });
   EXPECT_EQ(code, 0);
@@ -131,9 +134,7 @@ TEST_P(Interrupts, SigtermDuringGetThrows) {
     } catch (const mp::Interrupted& e) {
       if (e.signal() != SIGTERM) std::exit(11);
     }
-    for (pid_t w : workers) {
-      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
-    }
+    exit_if_any_alive(workers);
     std::exit(mp::test::no_child_left() ? 0 : 14);
   });
   EXPECT_EQ(code, 0);
@@ -177,9 +178,7 @@ TEST_P(Interrupts, SigintDuringPoolJoinThrows) {
       std::exit(10);
     } catch (const mp::Interrupted&) {
     }
-    for (pid_t w : workers) {
-      if (::kill(w, 0) == 0) std::exit(13);  // a worker outlived the interrupted pool
-    }
+    exit_if_any_alive(workers);
     std::exit(mp::test::no_child_left() ? 0 : 14);
   });
   EXPECT_EQ(code, 0);
