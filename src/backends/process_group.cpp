@@ -207,8 +207,8 @@ void ProcessGroup::spawn(int index) {
       ::close(epoll_fd);
       runtime::run_worker(*region, *config);
     });
+    s.pidfd = process::pidfd_or_kill(pid);
     s.pid = pid;
-    s.pidfd = sys::open_pidfd(pid);
   } else {
     const runtime::WorkerRegion::Fds fds = s.region.fds();
     process::LaunchSpec spec;
@@ -225,7 +225,18 @@ void ProcessGroup::spawn(int index) {
   ev.events = EPOLLIN;
   ev.data.u64 = static_cast<std::uint64_t>(index);
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s.pidfd.get(), &ev) != 0) {
-    sys::throw_errno("epoll_ctl");
+    // Its exit could not be seen: stop it now rather than leave it unwatched.
+    const int err = errno;
+    sys::pidfd_signal(s.pidfd.get(), SIGKILL);
+    if (launcher != nullptr) {
+      launcher->reap(s.pid);
+    } else {
+      while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    s.pid = 0;
+    s.pidfd.reset();
+    sys::throw_errno("epoll_ctl", err);
   }
 }
 

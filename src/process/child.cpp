@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -69,6 +71,17 @@ pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body
     code = 1;
   }
   exit_child(code);
+}
+
+sys::UniqueFd pidfd_or_kill(pid_t pid) {
+  try {
+    return sys::open_pidfd(pid);
+  } catch (...) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw;
+  }
 }
 
 int thread_count() {

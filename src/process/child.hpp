@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "sys/unique_fd.hpp"
+
 namespace mp::process {
 
 // Forks. The child takes the name `name` (mp::current_process()), arms the parent-death
@@ -15,6 +17,11 @@ namespace mp::process {
 // std::system_error if fork fails.
 template <class Body>
 pid_t fork_child(const std::string& name, bool die_with_parent, Body&& body);
+
+// A pidfd for `pid`, a child of this process just started and not yet reaped. If none
+// can be had (no fd left), the child is killed and reaped before the error is thrown, so
+// that nothing is left running that the caller has no handle to stop.
+sys::UniqueFd pidfd_or_kill(pid_t pid);
 
 // Flushes C and C++ standard streams and calls _exit: a child must not run the parent's
 // atexit handlers or static destructors.

@@ -230,7 +230,7 @@ void Process::start() {
     const std::string& name = name_;
     state->pid = process::fork_child(
         name_, daemon_, [&target, &name, error_fd] { run_target(target, name, error_fd); });
-    state->pidfd = sys::open_pidfd(state->pid);
+    state->pidfd = process::pidfd_or_kill(state->pid);
   } else {
     process::LaunchSpec spec;
     spec.role = "process";

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "process/child.hpp"
 #include "process/child_boot.hpp"
 #include "process/launcher.hpp"
 
@@ -126,7 +127,7 @@ class SpawnLauncher final : public Launcher {
     Launched out;
     out.pid = pid;
     // Our own child, not reaped yet: its pid cannot have been reused.
-    out.pidfd = sys::open_pidfd(pid);
+    out.pidfd = pidfd_or_kill(pid);
     return out;
   }
 

@@ -4,15 +4,20 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <mp/mp.hpp>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #include "helpers/hygiene.hpp"
 #include "helpers/start_methods.hpp"
@@ -213,6 +218,47 @@ TEST_P(ProcessFaults, DaemonDiesWhenTheParentIsKilled) {
   probe.start();
   probe.join();
   EXPECT_EQ(probe.exitcode(), 0);
+}
+
+TEST_P(ProcessFaults, StartWithoutFreeFdsFailsAndLeavesNothing) {
+  mp::test::user_sees(
+      "`Process::start()` with too few free fds (RLIMIT_NOFILE), at every point where one is "
+      "needed: `std::system_error` (EMFILE), no child left running, no fd leaked");
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "fd exhaustion starves the sanitizer runtime";
+#endif
+  if (GetParam() == mp::StartMethod::forkserver) {
+    GTEST_SKIP() << "the fork server is started, with its own fds, before the limit is set";
+  }
+  // More spare fds each round, until the Process starts; every round before must fail
+  // cleanly (the limit is set as in PoolErrors.WorkersThatCannotStartFailTheConstructorCleanly).
+  for (int spare = 0;; ++spare) {
+    ASSERT_LT(spare, 32) << "the Process never started";
+    mp::Process probe([spare, method = GetParam()] {
+      const std::vector<int> before = mp::test::open_fds();
+      const rlimit original = mp::test::leave_spare_fds(spare, before);
+      try {
+        mp::Process p([] { ::pause(); });
+        p.set_start_method(method);
+        p.start();
+        p.kill();
+        p.join();
+        std::exit(11);  // started: enough fds
+      } catch (const std::system_error& e) {
+        if (e.code().value() != EMFILE) std::exit(12);
+      }
+      if (::setrlimit(RLIMIT_NOFILE, &original) != 0) std::exit(10);
+      if (!mp::test::child_pids().empty()) std::exit(13);  // a started child was reaped
+      if (mp::test::open_fds() != before) std::exit(14);
+      std::exit(0);
+    });
+    probe.start();
+    ASSERT_TRUE(probe.join(20s));
+    if (probe.exitcode() == 11) {
+      break;
+    }
+    EXPECT_EQ(probe.exitcode(), 0) << "with " << spare << " spare fds";
+  }
 }
 
 TEST_P(ProcessFaults, ThousandCrashedProcessesLeakNothing) {

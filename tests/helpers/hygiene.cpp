@@ -27,6 +27,22 @@ int count_open_fds() {
   return n - 1;  // the directory stream's own fd
 }
 
+rlimit leave_spare_fds(int spare, const std::vector<int>& open) {
+  int limit = 0;
+  for (int free_below = 0;; ++limit) {
+    if (!std::binary_search(open.begin(), open.end(), limit)) {
+      if (free_below == spare) break;
+      ++free_below;
+    }
+  }
+  rlimit original{};
+  if (::getrlimit(RLIMIT_NOFILE, &original) != 0) std::exit(10);
+  rlimit lowered = original;
+  lowered.rlim_cur = static_cast<rlim_t>(limit);
+  if (::setrlimit(RLIMIT_NOFILE, &lowered) != 0) std::exit(10);
+  return original;
+}
+
 std::vector<int> open_fds() {
   std::vector<int> out;
   if (DIR* d = ::opendir("/proc/self/fd")) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <string>
 #include <vector>
@@ -13,6 +14,10 @@ int count_open_fds();
 // The numbers of this process's open file descriptors, ascending.
 std::vector<int> open_fds();
 std::vector<std::string> mp_shm_entries();
+// Lowers the soft RLIMIT_NOFILE to the number below which exactly `spare` fd numbers are
+// free (`open`, from open_fds(), may have holes) and returns the limit it replaced; for a
+// probe process, which exits with status 10 if it cannot.
+rlimit leave_spare_fds(int spare, const std::vector<int>& open);
 // Pids of this process's children, zombies included (from /proc).
 std::vector<int> child_pids();
 // The parent of process `pid` (from /proc), 0 if it is gone.

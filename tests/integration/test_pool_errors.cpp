@@ -371,18 +371,7 @@ TEST_F(PoolErrors, WorkersThatCannotStartFailTheConstructorCleanly) {
     ASSERT_LT(spare, 64) << "the pool never fit";
     mp::Process probe([spare] {
       const std::vector<int> before = mp::test::open_fds();
-      int limit = 0;
-      for (int free_below = 0;; ++limit) {
-        if (!std::binary_search(before.begin(), before.end(), limit)) {
-          if (free_below == spare) break;
-          ++free_below;
-        }
-      }
-      rlimit original{};
-      if (::getrlimit(RLIMIT_NOFILE, &original) != 0) std::exit(10);
-      rlimit lowered = original;
-      lowered.rlim_cur = static_cast<rlim_t>(limit);
-      if (::setrlimit(RLIMIT_NOFILE, &lowered) != 0) std::exit(10);
+      const rlimit original = mp::test::leave_spare_fds(spare, before);
       try {
         mp::Pool pool(4);
         std::exit(11);  // the limit should have stopped it
