@@ -97,6 +97,15 @@ void ChannelProducer::overflow(std::size_t n) {
   }
 }
 
+// A consumer that gave a streamed frame up released it early and returned the pages
+// written so far past kLargeKeep; the pages written since then are returned here.
+void ChannelProducer::discard_if_released(std::size_t written) noexcept {
+  if (mem_.control->large_busy.load(std::memory_order_acquire) == 0 && written > kLargeKeep) {
+    mem_.large->discard(kLargeKeep, written - kLargeKeep);
+    large_mapped_ = std::min(large_mapped_, kLargeKeep);
+  }
+}
+
 void ChannelProducer::publish_progress() {
   ChannelControl& c = *mem_.control;
   if (!published_) {
@@ -122,6 +131,7 @@ void ChannelProducer::commit(bool wake) {
     c.large_written.store(used, std::memory_order_release);
     c.large_state.store(kLargeComplete, std::memory_order_release);
     wake = true;  // the consumer may be waiting in the middle of this message
+    discard_if_released(used);
   } else {
     header_->size = used;
     std::uint64_t tail = c.tail.load(std::memory_order_relaxed);
@@ -143,8 +153,11 @@ void ChannelProducer::commit(bool wake) {
 
 void ChannelProducer::abort() noexcept {
   if (published_) {
-    mem_.control->large_state.store(kLargeAborted, std::memory_order_release);
+    ChannelControl& c = *mem_.control;
+    c.large_written.store(size(), std::memory_order_release);
+    c.large_state.store(kLargeAborted, std::memory_order_release);
     mem_.consumer_bell->ring();
+    discard_if_released(size());
   }
   in_large_ = published_ = false;
   begin_ = cur_ = end_ = nullptr;

@@ -143,6 +143,7 @@ class ChannelProducer final : public detail::Writer {
  private:
   void overflow(std::size_t n) override;
   void publish_progress();
+  void discard_if_released(std::size_t written) noexcept;
 
   ChannelMemory mem_;
   ProducerWait* wait_ = nullptr;

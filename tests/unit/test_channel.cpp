@@ -1,6 +1,7 @@
 // The shared-memory channel: frames arrive whole and in order, across the ring's end and
 // through the large-message buffer.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -227,6 +228,26 @@ TEST(Channel, StreamedMessageGivenUpThrowsInTheReader) {
   EXPECT_EQ(std::memcmp(r2.take(block.size()), block.data(), block.size()), 0);
   EXPECT_TRUE(r2.at_end());
   c.release(f);
+}
+
+// A reader that fails releases a streamed frame early; the writer goes on. What it writes
+// after that must not stay allocated past what the channel keeps (kLargeKeep).
+TEST(Channel, StreamedFrameReleasedEarlyKeepsNoMemoryPastTheKeep) {
+  Streaming s;
+  NoWait wait;
+  std::vector<char> block(16u << 20, 'a');
+  s.p.begin(1, 5, &wait);
+  s.p.write(block.data(), block.size());
+  transport::Frame f;
+  ASSERT_TRUE(s.c.try_read(f));
+  s.c.release(f);  // as when decoding it failed
+  for (int i = 0; i < 20; ++i) {
+    s.p.write(block.data(), block.size());  // 336 MiB in all
+  }
+  s.p.commit();
+  struct stat st {};
+  ASSERT_EQ(::fstat(s.loop.large.fd(), &st), 0);
+  EXPECT_LE(static_cast<std::size_t>(st.st_blocks) * 512, transport::kLargeKeep + (4u << 20));
 }
 
 TEST(Channel, AbortedFrameIsNeverSeen) {
