@@ -526,8 +526,6 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   std::vector<std::deque<Pending>> outstanding_;
   int cores_ = mp::cpu_count();
   std::vector<int> fruitless_;
-  // Per slot: the argument last seen running, since when, and whether it was killed for
-  // running past task_timeout.
   static void check_task_timeout(std::chrono::nanoseconds timeout) {
     if (timeout.count() < 0) {
       throw std::invalid_argument("mp: task_timeout must be zero (no limit) or positive, not " +
@@ -536,6 +534,8 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   }
 
   std::chrono::nanoseconds task_timeout_{0};  // given to calls submitted from now on
+  // Per slot: the argument last seen running, since when, and whether it was killed for
+  // running past task_timeout.
   struct Watched {
     std::uint64_t tag = 0;
     std::uint32_t item = detail::ItemMonitor::kNone;

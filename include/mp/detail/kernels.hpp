@@ -3,7 +3,8 @@
 // instantiated by the Pool calls on the parent side and registered (callable.hpp) so a
 // worker can find them by id.
 //
-// Task payload:   [trampoline id u64][callable state][count u32][argument]...; a count
+// Task payload, after the TaskHeader the worker loop reads (runtime/worker_region.hpp):
+//                 [trampoline id u64][callable state][count u32][argument]...; a count
 //                 of kArgumentsToEnd: arguments to the end of the message (an input
 //                 that does not know its size). A large payload may still be arriving
 //                 while the first arguments are decoded.
