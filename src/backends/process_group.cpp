@@ -505,4 +505,8 @@ bool ProcessGroup::wait_all_exited(GroupEvents& events, Clock::time_point deadli
   }
 }
 
+std::unique_ptr<WorkerGroup> make_process_group(ProcessGroupOptions options) {
+  return std::make_unique<ProcessGroup>(std::move(options));
+}
+
 }  // namespace mp::backends

@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "backends/process_group_options.hpp"
 #include "backends/worker_group.hpp"
-#include "mp/initializer.hpp"
-#include "mp/start_method.hpp"
 #include "process/launcher.hpp"
 #include "runtime/worker_region.hpp"
 #include "sys/shared_memory.hpp"
@@ -18,22 +17,9 @@
 
 namespace mp::backends {
 
-struct ProcessGroupOptions {
-  int processes = 1;
-  StartMethod start_method = StartMethod::fork;
-  Initializer initializer;
-  int maxtasksperchild = 0;
-  int crash_retries = 0;
-  std::size_t memory_limit = 0;
-  std::chrono::seconds cpu_time_limit{0};
-  std::chrono::nanoseconds spin{0};
-};
-
 class ProcessGroup final : public WorkerGroup {
  public:
-  // Starts all workers; throws std::system_error if one cannot be started (the ones
-  // already started are stopped and reaped first), std::invalid_argument if the start
-  // method needs a sendable initializer and it is not.
+  // See make_process_group().
   explicit ProcessGroup(ProcessGroupOptions options);
   ~ProcessGroup() override;
 

@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "backends/process_group.hpp"
+#include "backends/process_group_options.hpp"
 #include "mp/detail/kernels.hpp"
 #include "mp/detail/pool_core.hpp"
 #include "mp/errors.hpp"
@@ -92,7 +92,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     g.memory_limit = options_.memory_limit;
     g.cpu_time_limit = options_.cpu_time_limit;
     g.spin = options_.spin;
-    group_ = std::make_unique<backends::ProcessGroup>(std::move(g));
+    group_ = backends::make_process_group(std::move(g));
     outstanding_.resize(static_cast<std::size_t>(options_.processes));
     fruitless_.assign(static_cast<std::size_t>(options_.processes), 0);
     watched_.assign(static_cast<std::size_t>(options_.processes), Watched{});

@@ -1,0 +1,31 @@
+// What the pool asks of its process backend, and the one way to make it: the pool sees a
+// WorkerGroup, not the processes, channels and shared memory behind it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "backends/worker_group.hpp"
+#include "mp/initializer.hpp"
+#include "mp/start_method.hpp"
+
+namespace mp::backends {
+
+struct ProcessGroupOptions {
+  int processes = 1;
+  StartMethod start_method = StartMethod::fork;
+  Initializer initializer;
+  int maxtasksperchild = 0;
+  int crash_retries = 0;
+  std::size_t memory_limit = 0;
+  std::chrono::seconds cpu_time_limit{0};
+  std::chrono::nanoseconds spin{0};
+};
+
+// Starts all workers; throws std::system_error if one cannot be started (the ones
+// already started are stopped and reaped first), std::invalid_argument if the start
+// method needs a sendable initializer and it is not.
+std::unique_ptr<WorkerGroup> make_process_group(ProcessGroupOptions options);
+
+}  // namespace mp::backends
