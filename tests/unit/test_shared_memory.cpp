@@ -22,11 +22,14 @@ SharedMemory map_again(const SharedMemory& m) {
   return SharedMemory(UniqueFd(::dup(m.fd())), m.reserved());
 }
 
-std::size_t mapping_count() {
+// Inaccessible mappings, as the reservation that aligns a shared mapping is (the
+// allocator's own mappings, which a sanitizer's runtime adds as it goes, are accessible).
+std::size_t inaccessible_mapping_count() {
   std::ifstream maps("/proc/self/maps");
   std::size_t n = 0;
   for (std::string line; std::getline(maps, line);) {
-    ++n;
+    const auto perms = line.find(' ');
+    n += line.compare(perms + 1, 4, "---p") == 0 ? 1 : 0;
   }
   return n;
 }
@@ -48,15 +51,16 @@ TEST(SharedMemory, EveryMappingStartsAtAHugePageBoundary) {
 // doorbell's mapping is a few bytes): a program that makes many pools must not collect
 // mappings.
 TEST(SharedMemory, LeavesNoMappingBehind) {
-  const std::size_t before = mapping_count();
-  for (int i = 0; i < 50; ++i) {
+  const std::size_t before = inaccessible_mapping_count();
+  for (int i = 0; i < 200; ++i) {
     for (std::size_t reserve : {std::size_t{8}, std::size_t{4096}, 3 * kMiB + 5}) {
       SharedMemory m("mp-test-shm", 8, reserve);
       SharedMemory other = map_again(m);
       other.data()[0] = std::byte{1};
     }
   }
-  EXPECT_EQ(mapping_count(), before);
+  // 400 left behind if the reservations leaked; a sanitizer's runtime may add a few.
+  EXPECT_LT(inaccessible_mapping_count(), before + 10);
 }
 
 // The bytes in [1 MiB, 5 MiB) are written before the pages around them are allocated
