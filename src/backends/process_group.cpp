@@ -52,6 +52,7 @@ struct ProcessGroup::Slot {
   std::uint64_t retry_tag = 0;
   std::map<std::uint32_t, int> retries;
   runtime::WorkerConfig config;
+  bool large_was_busy = false;  // the task channel's large buffer, at the last poll
 };
 
 // While the parent writes a task larger than the ring, the worker must first free the
@@ -295,6 +296,12 @@ bool ProcessGroup::poll(GroupEvents& events) {
     if (s->results.take_coming(tag, bytes)) {
       events.on_result_coming(s->config.index, tag, bytes);
     }
+    // A worker that frees a large task's buffer lets the pool send to it again (see
+    // has_room()); one that gave the task up (its message was aborted) sends no result
+    // that would say so.
+    const bool large_free = s->tasks.large_free();
+    any |= large_free && s->large_was_busy;
+    s->large_was_busy = !large_free;
   }
   const auto now = Clock::now();
   if (now - last_exit_check_ >= kExitCheckInterval) {
