@@ -140,11 +140,7 @@ void ProcessGroup::kill_and_reap(Slot& s) noexcept {
     return;
   }
   if (!s.exited) {
-    if (s.pidfd) {
-      sys::pidfd_signal(s.pidfd.get(), SIGKILL);
-    } else {
-      ::kill(s.pid, SIGKILL);  // forked, but its pidfd could not be opened (no fd left)
-    }
+    sys::pidfd_signal(s.pidfd.get(), SIGKILL);
     if (s.launcher != nullptr) {
       s.launcher->reap(s.pid);
     } else {
@@ -208,6 +204,7 @@ void ProcessGroup::spawn(int index) {
       ::close(epoll_fd);
       runtime::run_worker(*region, *config);
     });
+    // A slot never holds a worker without its pidfd: signals and exits go through it.
     s.pidfd = process::pidfd_or_kill(pid);
     s.pid = pid;
   } else {
@@ -228,15 +225,7 @@ void ProcessGroup::spawn(int index) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s.pidfd.get(), &ev) != 0) {
     // Its exit could not be seen: stop it now rather than leave it unwatched.
     const int err = errno;
-    sys::pidfd_signal(s.pidfd.get(), SIGKILL);
-    if (launcher != nullptr) {
-      launcher->reap(s.pid);
-    } else {
-      while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-    }
-    s.pid = 0;
-    s.pidfd.reset();
+    kill_and_reap(s);
     sys::throw_errno("epoll_ctl", err);
   }
 }

@@ -17,6 +17,11 @@ namespace {
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
+std::size_t page_size() {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
 #ifndef MADV_COLLAPSE
 constexpr int MADV_COLLAPSE = 25;  // Linux >= 6.1
 #endif
@@ -45,7 +50,7 @@ SharedMemory::SharedMemory(UniqueFd fd, std::size_t reserve) : fd_(std::move(fd)
 // At a 2 MiB-aligned address, so that the kernel can map the file's huge pages whole in
 // every process (prefault()).
 void SharedMemory::map() {
-  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t page = page_size();
   const std::size_t length = (reserved_ + page - 1) / page * page;
   void* span = ::mmap(nullptr, length + kHugePage, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -112,7 +117,7 @@ void SharedMemory::discard(std::size_t offset, std::size_t n) noexcept {
 }
 
 void SharedMemory::prefault(std::size_t offset, std::size_t n, bool for_write) const noexcept {
-  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t page = page_size();
   const std::size_t first = offset / page * page;
   const std::size_t end = std::min(reserved_, (offset + n + page - 1) / page * page);
   if (end <= first) {
