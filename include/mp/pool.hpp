@@ -12,9 +12,10 @@
 // objects with a cereal serialize() can be sent; arguments and results can be any type
 // include/mp/serialize.hpp accepts. What cannot cross a process boundary fails to compile.
 //
-// A Pool is driven by the thread that calls it: tasks already handed to workers run on
-// their own, and results are collected and new tasks sent while the caller is inside a
-// Pool call (map, get, wait, imap iteration). Use one Pool from one thread at a time.
+// Work goes on without the caller: a pool thread collects results, sends queued tasks,
+// enforces timeouts, replaces crashed workers and runs callbacks while the program does
+// something else. Every member may be called from any thread, and a result may be waited
+// for in any thread.
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +23,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ranges>
 #include <stdexcept>
@@ -37,7 +39,78 @@
 
 namespace mp {
 
+// Python's callback and error_callback, the last argument of apply_async, map_async and
+// starmap_async:
+//   pool.apply_async(square, 7, mp::callbacks([](int r) { ... },
+//                                              [](std::exception_ptr e) { ... }));
+// callback gets the value (a const reference; nothing for void, the whole vector for the
+// map forms), error_callback the exception the result would throw. One of them runs once
+// the result is ready, on the thread that collected it: the pool's own thread, or a
+// caller's inside a Pool call. Keep them short, as Python asks: results wait meanwhile.
+// A callback that throws is reported on stderr and ignored (as concurrent.futures does);
+// the result itself is unaffected.
+struct NoCallback {
+  template <class... A>
+  void operator()(A&&...) const noexcept {}
+};
+template <class OnValue, class OnError = NoCallback>
+struct Callbacks {
+  OnValue callback;
+  OnError error_callback;
+};
+template <class OnValue>
+Callbacks<std::decay_t<OnValue>> callbacks(OnValue&& callback) {
+  return {std::forward<OnValue>(callback), {}};
+}
+template <class OnValue, class OnError>
+Callbacks<std::decay_t<OnValue>, std::decay_t<OnError>> callbacks(OnValue&& callback,
+                                                                  OnError&& error_callback) {
+  return {std::forward<OnValue>(callback), std::forward<OnError>(error_callback)};
+}
+template <class OnError>
+Callbacks<NoCallback, std::decay_t<OnError>> error_callback(OnError&& error_callback) {
+  return {{}, std::forward<OnError>(error_callback)};
+}
+
 namespace detail {
+template <class T>
+struct is_callbacks : std::false_type {};
+template <class V, class E>
+struct is_callbacks<Callbacks<V, E>> : std::true_type {};
+template <class... A>
+struct ends_with_callbacks : std::false_type {};
+template <class... A>
+requires(sizeof...(A) > 0) struct ends_with_callbacks<A...>
+    : is_callbacks<std::remove_cvref_t<std::tuple_element_t<sizeof...(A) - 1, std::tuple<A...>>>> {
+};
+
+void report_callback_error(const char* what) noexcept;
+
+// Makes `job` run the callbacks once it finishes. Single: the value is the one result of
+// apply_async; otherwise the whole vector.
+template <bool Single, class JobT, class V, class E>
+void attach_callbacks(JobT& job, Callbacks<V, E> cbs) {
+  job.completion_ = [j = &job, cbs = std::move(cbs)]() mutable noexcept {
+    try {
+      if (j->error_) {
+        cbs.error_callback(j->error_);
+      } else if constexpr (requires { j->sink().values(); }) {
+        if constexpr (Single) {
+          cbs.callback(std::as_const(j->sink().values().front()));
+        } else {
+          cbs.callback(std::as_const(j->sink().values()));
+        }
+      } else {
+        cbs.callback();
+      }
+    } catch (const std::exception& e) {
+      report_callback_error(e.what());
+    } catch (...) {
+      report_callback_error("an exception not derived from std::exception");
+    }
+  };
+}
+
 template <class D>
 PoolCore::Clock::time_point deadline_after(D timeout) {
   if (timeout <= D::zero()) {
@@ -156,6 +229,20 @@ class AsyncResult {
 template <class R, bool Ordered>
 class ImapResult {
  public:
+  ImapResult(ImapResult&&) noexcept = default;
+  ImapResult& operator=(ImapResult&& other) noexcept {
+    if (this != &other) {
+      abandon();
+      job_ = std::move(other.job_);
+      core_ = std::move(other.core_);
+      current_ = std::move(other.current_);
+    }
+    return *this;
+  }
+  // Leaving a loop early (break) releases the input not yet sent: the pool reads no more
+  // of it, and tasks already sent finish without anyone waiting for them.
+  ~ImapResult() { abandon(); }
+
   // The next result, waiting for it; std::nullopt at the end. Rethrows a task's exception
   // at its position; iteration may go on after it.
   std::optional<R> next() { return next_until(detail::PoolCore::Clock::time_point::max()); }
@@ -196,13 +283,13 @@ class ImapResult {
   using Sink = detail::StreamSink<R, Ordered>;
   struct Holder {
     virtual ~Holder() = default;
-    virtual detail::Job& job() = 0;
+    virtual std::shared_ptr<detail::Job> job() = 0;
     virtual Sink& sink() = 0;
   };
   template <class JobT>
   struct HolderOf final : Holder {
     explicit HolderOf(std::shared_ptr<JobT> j) : j_(std::move(j)) {}
-    detail::Job& job() override { return *j_; }
+    std::shared_ptr<detail::Job> job() override { return j_; }
     Sink& sink() override { return j_->sink(); }
     std::shared_ptr<JobT> j_;
   };
@@ -210,29 +297,45 @@ class ImapResult {
   ImapResult(std::unique_ptr<Holder> h, std::weak_ptr<detail::PoolCore> core)
       : job_(std::move(h)), core_(std::move(core)) {}
 
+  // The pool stops reading an input whose results nobody will take.
+  void abandon() noexcept {
+    if (job_ && !job_->job()->done()) {
+      if (auto pool = core_.lock()) {
+        try {
+          pool->abandon(job_->job());
+        } catch (...) {
+        }
+      }
+    }
+  }
+
   std::optional<R> next_until(detail::PoolCore::Clock::time_point deadline) {
     Sink& sink = job_->sink();
-    detail::Job& job = job_->job();
-    // Task errors wait at their position in the sink; a job-wide error (the input threw,
-    // the pool broke) ends the iteration at once.
-    if (job.error_) {
-      std::rethrow_exception(job.error_);
+    const std::shared_ptr<detail::Job> job = job_->job();
+    // The engine writes the sink under its lock; without a pool nobody writes it.
+    auto pool = core_.lock();
+    std::unique_lock<std::mutex> lock;
+    if (pool) {
+      lock = pool->lock();
     }
-    auto ready = [&] { return sink.has_next() || job.done(); };
+    // Results that arrived come first, each task error at its position; an error of the
+    // whole call (the input threw, the pool broke) ends the iteration after them.
+    auto ready = [&] { return sink.has_next() || job->done(); };
     if (!ready()) {
-      auto pool = core_.lock();
       if (!pool) {
         detail::throw_pool_gone();
       }
+      lock.unlock();
       if (!pool->wait(detail::make_condition(ready), deadline)) {
         detail::throw_timeout("imap next()");
       }
+      lock.lock();
     }
     if (sink.has_next()) {
       return sink.take_next();
     }
-    if (job.error_) {
-      std::rethrow_exception(job.error_);
+    if (job->error_) {
+      std::rethrow_exception(job->error_);
     }
     return std::nullopt;
   }
@@ -284,25 +387,35 @@ class Pool {
     return starmap_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
   }
 
-  template <class F, std::ranges::input_range Range>
-  auto map_async(F&& f, Range&& items) {
-    return submit_vector<false>(std::forward<F>(f), std::forward<Range>(items), 0);
+  // As map and starmap, without waiting: an AsyncResult<std::vector<R>>. The calls run to
+  // the end while the caller does something else. A last argument mp::callbacks(...)
+  // runs Python's callback / error_callback when the results are ready.
+  template <class F, std::ranges::input_range Range, class... Cb>
+  requires(detail::is_callbacks<std::remove_cvref_t<Cb>>::value&&...) auto map_async(F&& f,
+                                                                                     Range&& items,
+                                                                                     Cb&&... cbs) {
+    return submit_vector<false>(std::forward<F>(f), std::forward<Range>(items), 0,
+                                std::forward<Cb>(cbs)...);
   }
-  template <class F, std::ranges::input_range Range>
-  auto map_async(F&& f, Range&& items, long long chunksize) {
+  template <class F, std::ranges::input_range Range, class... Cb>
+  requires(detail::is_callbacks<std::remove_cvref_t<Cb>>::value&&...) auto map_async(
+      F&& f, Range&& items, long long chunksize, Cb&&... cbs) {
     check_chunksize(chunksize);
     return submit_vector<false>(std::forward<F>(f), std::forward<Range>(items),
-                                static_cast<std::size_t>(chunksize));
+                                static_cast<std::size_t>(chunksize), std::forward<Cb>(cbs)...);
   }
-  template <class F, std::ranges::input_range Range>
-  auto starmap_async(F&& f, Range&& items) {
-    return submit_vector<true>(std::forward<F>(f), std::forward<Range>(items), 0);
+  template <class F, std::ranges::input_range Range, class... Cb>
+  requires(detail::is_callbacks<std::remove_cvref_t<Cb>>::value&&...) auto starmap_async(
+      F&& f, Range&& items, Cb&&... cbs) {
+    return submit_vector<true>(std::forward<F>(f), std::forward<Range>(items), 0,
+                               std::forward<Cb>(cbs)...);
   }
-  template <class F, std::ranges::input_range Range>
-  auto starmap_async(F&& f, Range&& items, long long chunksize) {
+  template <class F, std::ranges::input_range Range, class... Cb>
+  requires(detail::is_callbacks<std::remove_cvref_t<Cb>>::value&&...) auto starmap_async(
+      F&& f, Range&& items, long long chunksize, Cb&&... cbs) {
     check_chunksize(chunksize);
     return submit_vector<true>(std::forward<F>(f), std::forward<Range>(items),
-                               static_cast<std::size_t>(chunksize));
+                               static_cast<std::size_t>(chunksize), std::forward<Cb>(cbs)...);
   }
 
   // Lazy map: results in input order as an input range. The input is read as tasks are
@@ -319,32 +432,38 @@ class Pool {
   }
 
   // f(args...) in a worker. The arguments are encoded straight from the caller's objects,
-  // without a copy first (apply blocks until the result is back).
+  // without a copy first (apply blocks until the result is back). They convert to f's
+  // parameters as in a direct call (a string literal for a std::string parameter).
   template <class F, class... Args>
   auto apply(F&& f, const Args&... args) {
-    using Values = std::tuple<std::decay_t<Args>...>;
-    using Refs = std::array<std::tuple<const Args&...>, 1>;
     using Fn = std::decay_t<F>;
-    using R = detail::starmap_result_t<Fn, Values>;
-    using JobT = detail::ChunkedJob<Fn, Refs, true, detail::VectorSink<R>, Values>;
-    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), Refs{std::tie(args...)}, 1);
-    core_->submit(job);
-    using Holder = typename AsyncResult<R>::template HolderOf<JobT, true>;
-    return AsyncResult<R>(std::make_unique<Holder>(std::move(job)), core_).get();
+    if constexpr (!(std::is_same_v<detail::stored_arg_t<Args>, std::decay_t<Args>> && ...)) {
+      return apply_async(std::forward<F>(f), args...).get();
+    } else {
+      using Values = std::tuple<std::decay_t<Args>...>;
+      using Refs = std::array<std::tuple<const Args&...>, 1>;
+      using R = detail::starmap_result_t<Fn, Values>;
+      using JobT = detail::ChunkedJob<Fn, Refs, true, detail::VectorSink<R>, Values>;
+      auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), Refs{std::tie(args...)}, 1);
+      core_->submit(job);
+      using Holder = typename AsyncResult<R>::template HolderOf<JobT, true>;
+      return AsyncResult<R>(std::make_unique<Holder>(std::move(job)), core_).get();
+    }
   }
+  // f(args...) in a worker, without waiting: an AsyncResult<R>. A last argument
+  // mp::callbacks(...) runs Python's callback / error_callback when the result is ready.
   template <class F, class... Args>
   auto apply_async(F&& f, Args&&... args) {
-    using Tuple = std::tuple<std::decay_t<Args>...>;
-    using Fn = std::decay_t<F>;
-    using R = detail::starmap_result_t<Fn, Tuple>;
-    using Items = std::vector<Tuple>;
-    using JobT = detail::ChunkedJob<Fn, Items, true, detail::VectorSink<R>>;
-    Items items;
-    items.emplace_back(std::forward<Args>(args)...);
-    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::move(items), 1);
-    core_->submit(job);
-    using Holder = typename AsyncResult<R>::template HolderOf<JobT, true>;
-    return AsyncResult<R>(std::make_unique<Holder>(std::move(job)), core_);
+    if constexpr (detail::ends_with_callbacks<Args...>::value) {
+      auto refs = std::forward_as_tuple(std::forward<Args>(args)...);
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return submit_apply(std::forward<F>(f), std::get<sizeof...(Args) - 1>(std::move(refs)),
+                            std::get<I>(std::move(refs))...);
+      }
+      (std::make_index_sequence<sizeof...(Args) - 1>{});
+    } else {
+      return submit_apply(std::forward<F>(f), Callbacks<NoCallback>{}, std::forward<Args>(args)...);
+    }
   }
 
   // No more tasks may be submitted; workers exit once the queued ones are done (join).
@@ -385,8 +504,35 @@ class Pool {
     }
   }
 
-  template <bool Spread, class F, class Range>
-  auto submit_vector(F&& f, Range&& items, std::size_t chunksize) {
+  template <class F, class Cbs, class... Args>
+  auto submit_apply(F&& f, Cbs&& cbs, Args&&... args) {
+    using Fn = std::decay_t<F>;
+    // Kept as the target takes them where that makes them sendable (a string literal as
+    // std::string), as a Process keeps its arguments.
+    constexpr bool convert = std::is_invocable_v<Fn&, detail::stored_arg_t<Args>&...>;
+    using Tuple = std::conditional_t<convert, std::tuple<detail::stored_arg_t<Args>...>,
+                                     std::tuple<std::decay_t<Args>...>>;
+    using R = detail::starmap_result_t<Fn, Tuple>;
+    using Items = std::vector<Tuple>;
+    using JobT = detail::ChunkedJob<Fn, Items, true, detail::VectorSink<R>>;
+    Items items;
+    items.emplace_back(std::forward<Args>(args)...);
+    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::move(items), 1);
+    using C = std::remove_cvref_t<Cbs>;
+    if constexpr (!std::is_same_v<C, Callbacks<NoCallback>>) {
+      detail::attach_callbacks<true>(*job, C(std::forward<Cbs>(cbs)));
+    }
+    core_->submit(job);
+    using Holder = typename AsyncResult<R>::template HolderOf<JobT, true>;
+    return AsyncResult<R>(std::make_unique<Holder>(std::move(job)), core_);
+  }
+
+  template <bool Spread, class F, class Range, class... Cb>
+  auto submit_vector(F&& f, Range&& items, std::size_t chunksize, Cb&&... cbs) {
+    static_assert(
+        sizeof...(Cb) <= 1 && (detail::is_callbacks<std::remove_cvref_t<Cb>>::value && ...),
+        "mp: the argument after the input (and chunksize) of map_async and "
+        "starmap_async must be mp::callbacks(...)");
     using Fn = std::decay_t<F>;
     using Arg = detail::item_t<Range>;
     using R = typename detail::ChunkKernel<Fn, Arg, Spread>::Result;
@@ -396,7 +542,8 @@ class Pool {
       for (auto&& x : items) {
         all.push_back(static_cast<Arg>(x));
       }
-      return submit_vector<Spread>(std::forward<F>(f), std::move(all), chunksize);
+      return submit_vector<Spread>(std::forward<F>(f), std::move(all), chunksize,
+                                   std::forward<Cb>(cbs)...);
     } else {
       using JobT = detail::ChunkedJob<Fn, Range, Spread, detail::VectorSink<R>>;
       if (chunksize == 0) {
@@ -405,6 +552,7 @@ class Pool {
       }
       auto job =
           std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items), chunksize);
+      (detail::attach_callbacks<false>(*job, std::remove_cvref_t<Cb>(std::forward<Cb>(cbs))), ...);
       core_->submit(job);
       using Result = AsyncResult<std::conditional_t<std::is_void_v<R>, void, std::vector<R>>>;
       using Holder = typename Result::template HolderOf<JobT, false>;

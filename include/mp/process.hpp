@@ -39,16 +39,6 @@ class ProcessInfo {
 };
 ProcessInfo current_process();
 
-namespace detail {
-// How a Process keeps an argument: by value, and a string literal or other char pointer
-// as a std::string when the target accepts one, so that it can be sent to a process
-// that does not share the caller's memory (forkserver, spawn).
-template <class A>
-using stored_arg_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
-                                            std::is_same_v<std::decay_t<A>, char*>,
-                                        std::string, std::decay_t<A>>;
-}  // namespace detail
-
 class Process {
  public:
   // The target is called as target(args...) in the child, with copies of the arguments

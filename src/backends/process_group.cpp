@@ -161,28 +161,22 @@ process::Launcher* ProcessGroup::choose_launcher() {
     case StartMethod::fork:
       break;
   }
-  // A fork copies only the calling thread; a lock another thread holds stays locked in
-  // the child. With other threads present the worker comes from the fork server.
-  const int threads = process::thread_count();
-  if (threads <= 1) {
-    return nullptr;
-  }
-  if (options_.initializer && !options_.initializer.sendable()) {
-    throw std::logic_error(
-        "mp: this process has " + std::to_string(threads) +
-        " threads, so a pool worker cannot safely be forked from it, and the pool's "
-        "initializer cannot be sent to a worker started by the fork server. Create the pool "
-        "before starting threads, or give it a sendable initializer (include/mp/initializer.hpp)");
-  }
+  // A fork copies only the calling thread; a lock another thread of the application holds
+  // stays locked in the child. The worker is forked all the same, as Python's Pool does:
+  // what a task sees must be the program the user forked, never a different image
+  // (decision 0006). The library's own threads hold no such lock and are not counted; the
+  // one application thread of a single-threaded program is no risk.
+  const int others = process::user_thread_count() - 1;
   static std::atomic<bool> warned{false};
-  if (!warned.exchange(true)) {
+  if (others > 0 && !warned.exchange(true)) {
     std::fprintf(stderr,
-                 "mp: this process has %d threads; pool workers start from the fork server "
-                 "instead of fork (a forked child would inherit locks held by other threads). "
-                 "Create pools before starting threads, or choose StartMethod::forkserver.\n",
-                 threads);
+                 "mp: forking pool workers while this program runs %d other thread(s): a lock "
+                 "one of them holds at the fork stays locked in the worker, and a task that "
+                 "takes it hangs (task_timeout ends such a task). Create pools before starting "
+                 "threads, or choose StartMethod::forkserver or spawn.\n",
+                 others);
   }
-  return &process::fork_server();
+  return nullptr;
 }
 
 void ProcessGroup::spawn(int index) {
@@ -293,7 +287,8 @@ bool ProcessGroup::poll(GroupEvents& events) {
     s->large_was_busy = !large_free;
   }
   const auto now = Clock::now();
-  if (now - last_exit_check_ >= kExitCheckInterval) {
+  if (exit_seen_.exchange(false, std::memory_order_relaxed) ||
+      now - last_exit_check_ >= kExitCheckInterval) {
     last_exit_check_ = now;
     collect_exits(0);
   }
@@ -421,23 +416,36 @@ void ProcessGroup::collect_exits(int timeout_ms) {
   }
 }
 
-void ProcessGroup::sleep_until(Clock::time_point deadline) {
+bool ProcessGroup::prepare_sleep() {
   parent_bell_->prepare_sleep();
   bool ready = !exited_.empty();
   for (auto& s : slots_) {
     ready = ready || s->results.readable();
   }
-  if (!ready) {
-    const auto now = Clock::now();
-    int timeout_ms = -1;
-    if (deadline != Clock::time_point::max()) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-      timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
-    }
-    collect_exits(timeout_ms);
-  }
-  parent_bell_->cancel_sleep();
+  return !ready;
 }
+
+void ProcessGroup::block_until(Clock::time_point deadline) {
+  int timeout_ms = -1;
+  if (deadline != Clock::time_point::max()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1'000'000));
+  }
+  // Level-triggered: a worker's exit stays readable until poll() reaps it under the lock.
+  epoll_event evs[16];
+  const int n = ::epoll_wait(epoll_.get(), evs, 16, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    if (evs[i].data.u64 == UINT64_MAX) {
+      sys::drain_eventfd(eventfd_.get());
+    } else {
+      exit_seen_.store(true, std::memory_order_relaxed);
+    }
+  }
+}
+
+void ProcessGroup::finish_sleep() { parent_bell_->cancel_sleep(); }
+
+void ProcessGroup::wake_sleeper() noexcept { sys::signal_eventfd(eventfd_.get()); }
 
 WorkerGroup::Running ProcessGroup::running(int slot) const {
   const runtime::WorkerControl& c = slots_[slot]->region.control();
@@ -500,6 +508,8 @@ bool ProcessGroup::wait_all_exited(GroupEvents& events, Clock::time_point deadli
     collect_exits(0);
   }
 }
+
+void enter_child_role_if_requested() { process::enter_child_role_if_requested(); }
 
 std::unique_ptr<WorkerGroup> make_process_group(ProcessGroupOptions options) {
   return std::make_unique<ProcessGroup>(std::move(options));

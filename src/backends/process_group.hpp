@@ -1,6 +1,7 @@
 // Worker slots backed by forked processes and shared-memory channels.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,7 +33,10 @@ class ProcessGroup final : public WorkerGroup {
   void commit_task(int slot) override;
   void abort_task(int slot) noexcept override;
   bool poll(GroupEvents& events) override;
-  void sleep_until(Clock::time_point deadline) override;
+  bool prepare_sleep() override;
+  void block_until(Clock::time_point deadline) override;
+  void finish_sleep() override;
+  void wake_sleeper() noexcept override;
   Running running(int slot) const override;
   void kill(int slot, std::uint64_t tag, std::uint32_t item) noexcept override;
   void respawn(int slot) override;
@@ -62,6 +66,9 @@ class ProcessGroup final : public WorkerGroup {
   sys::UniqueFd epoll_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<int> exited_;  // slots whose worker exited, not yet reported
+  // Set by block_until() when a worker's pidfd became readable: the next poll() reaps at
+  // once instead of at its next periodic look.
+  std::atomic<bool> exit_seen_{false};
   Clock::time_point last_exit_check_{};
   std::unique_ptr<SendWait> send_wait_;
   pid_t parent_pid_;

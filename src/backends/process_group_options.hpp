@@ -28,4 +28,9 @@ struct ProcessGroupOptions {
 // method needs a sendable initializer and it is not.
 std::unique_ptr<WorkerGroup> make_process_group(ProcessGroupOptions options);
 
+// A program started by spawn (or the fork server) that did not call mp::init becomes the
+// process it was started as here. Called on the thread that creates the pool, before
+// make_process_group is called on another.
+void enter_child_role_if_requested();
+
 }  // namespace mp::backends

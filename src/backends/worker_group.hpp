@@ -72,7 +72,24 @@ class WorkerGroup {
   // if it delivered anything.
   virtual bool poll(GroupEvents& events) = 0;
   // Sleeps until a result may be ready, a worker may have exited, or the deadline.
-  virtual void sleep_until(Clock::time_point deadline) = 0;
+  // The group is used by one thread at a time (the pool's lock), but a sleep may go on
+  // without that lock, so the pool's other threads can send meanwhile. It has three steps:
+  //   prepare_sleep()      under the lock; false if something is ready (do not sleep);
+  //   block_until(d)       without the lock; touches no slot state;
+  //   finish_sleep()       under the lock, whether or not the sleep happened.
+  // Only one thread may be between prepare_sleep() and finish_sleep() at a time.
+  virtual bool prepare_sleep() = 0;
+  virtual void block_until(Clock::time_point deadline) = 0;
+  virtual void finish_sleep() = 0;
+  // Wakes a thread blocked in block_until() (from any thread).
+  virtual void wake_sleeper() noexcept = 0;
+  // All three steps, with the lock held throughout.
+  void sleep_until(Clock::time_point deadline) {
+    if (prepare_sleep()) {
+      block_until(deadline);
+    }
+    finish_sleep();
+  }
 
   // The task a slot's worker is running now (0 tag: none), when it started, and the
   // argument of it being run (detail::ItemMonitor::kNone before the first argument,

@@ -1,25 +1,38 @@
-// The pool engine: one thread (the caller's) drives everything.
+// The pool engine. Any thread may drive it; one lock guards its state.
 //
 //   submit(job) -> dispatch(): job.encode_next() writes a chunk straight into the
 //                  least-loaded worker's task channel, tagged; the tag is queued in
 //                  that worker's FIFO of outstanding tasks
-//   wait(cond)  -> poll the group: each result frame pops the worker's FIFO front and
-//                  is decoded into its job; a worker exit fails the task it was running
-//                  (WorkerCrashed) and starts a replacement that runs the rest of the
-//                  FIFO; then dispatch() refills; spin briefly, then sleep in epoll
+//   wait(cond)  -> the waiting thread drives: poll the group, where each result frame
+//                  pops the worker's FIFO front and is decoded into its job and a worker
+//                  exit fails the task it was running (WorkerCrashed); then dispatch()
+//                  refills; spin briefly, then sleep in epoll (without the lock)
+//   progress    -> the pool's own thread drives the same way whenever work is
+//                  outstanding and no caller is waiting, so queued work finishes, timeouts
+//                  are enforced and callbacks run while the program does something else.
+//                  It forks every worker (at start and as a replacement), so a worker's
+//                  parent-death signal is tied to the pool's life, not to whichever
+//                  thread happened to notice a crash (decision 0006).
 //
-// No thread of the library's own runs in the parent, so replacing a worker by fork never
-// copies a lock some other library thread holds.
+// A caller that waits drives by itself, so a round trip costs no hand-off between
+// threads; the progress thread steps back while one does, and sleeps for good once the
+// pool has been idle for a while.
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <cstdio>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "backends/process_group_options.hpp"
 #include "mp/detail/kernels.hpp"
@@ -29,6 +42,7 @@
 #include "serial/task_error.hpp"
 #include "sys/futex.hpp"
 #include "sys/interrupt.hpp"
+#include "sys/library_thread.hpp"
 
 namespace mp::pool {
 namespace {
@@ -59,6 +73,12 @@ constexpr auto kTerminateGrace = std::chrono::seconds(1);
 // joining: every task is done and the workers were told to exit; joined: they have.
 enum class State { running, closed, joining, joined, terminated };
 
+// The progress thread looks this often whether it is needed while a caller drives or
+// the pool was busy a moment ago, and parks for good after kLinger without work: a
+// submit then wakes it. Looking costs a few microseconds; see BENCHMARKS.md (idle CPU).
+constexpr auto kStandbyLook = std::chrono::milliseconds(5);
+constexpr auto kLinger = std::chrono::milliseconds(100);
+
 class PoolEngine final : public detail::PoolCore, private backends::GroupEvents {
  public:
   explicit PoolEngine(PoolOptions options) : options_(std::move(options)) {
@@ -83,34 +103,62 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       throw std::invalid_argument("mp: maxtasksperchild must be 0 (no limit) or positive, not " +
                                   std::to_string(options_.maxtasksperchild));
     }
-    backends::ProcessGroupOptions g;
-    g.processes = options_.processes;
-    g.start_method = options_.start_method;
-    g.initializer = options_.initializer;
-    g.maxtasksperchild = options_.maxtasksperchild;
-    g.crash_retries = options_.crash_retries;
-    g.memory_limit = options_.memory_limit;
-    g.cpu_time_limit = options_.cpu_time_limit;
-    g.spin = options_.spin;
-    group_ = backends::make_process_group(std::move(g));
     outstanding_.resize(static_cast<std::size_t>(options_.processes));
     fruitless_.assign(static_cast<std::size_t>(options_.processes), 0);
     watched_.assign(static_cast<std::size_t>(options_.processes), Watched{});
+    backends::enter_child_role_if_requested();
+    // The workers are forked by the progress thread (see the top of this file); the
+    // constructor waits for them, so they are copies of the program as it is now.
+    std::exception_ptr start_error;
+    bool started = false;
+    progress_ = std::thread([this, &start_error, &started] {
+      sys::LibraryThreadScope library;
+      block_program_signals();
+      std::unique_lock l(mu_);
+      try {
+        group_ = backends::make_process_group(group_options());
+      } catch (...) {
+        start_error = std::current_exception();
+      }
+      started = true;
+      progress_cv_.notify_all();
+      if (!start_error) {
+        progress_main(l);
+      }
+    });
+    {
+      std::unique_lock l(mu_);
+      progress_cv_.wait(l, [&] { return started; });
+    }
+    if (start_error) {
+      progress_.join();
+      std::rethrow_exception(start_error);
+    }
   }
 
   ~PoolEngine() override {
     try {
-      if (state_ != State::joined && state_ != State::terminated) {
-        terminate();
-      }
+      terminate();
     } catch (...) {
       // The group's destructor still kills and reaps every worker.
+    }
+    {
+      std::lock_guard l(mu_);
+      stop_progress_ = true;
+      progress_cv_.notify_all();
+    }
+    group_->wake_sleeper();
+    if (progress_.get_id() == std::this_thread::get_id()) {
+      progress_.detach();  // the last owner let go inside a callback on this very thread
+    } else {
+      progress_.join();
     }
   }
 
   int processes() const override { return options_.processes; }
 
   std::vector<pid_t> pids() const override {
+    std::lock_guard l(mu_);
     std::vector<pid_t> out;
     for (int i = 0; i < group_->size(); ++i) {
       out.push_back(group_->pid(i));
@@ -118,7 +166,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     return out;
   }
 
+  std::unique_lock<std::mutex> lock() override { return std::unique_lock(mu_); }
+
   void submit(std::shared_ptr<Job> job) override {
+    std::unique_lock l(mu_);
     if (state_ != State::running) {
       throw std::logic_error("mp: Pool not running (close(), join() or terminate() was called)");
     }
@@ -129,37 +180,68 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     if (task_timeout_.count() > 0) {
       next_timeout_ = Clock::time_point::min();  // look at once
     }
-    jobs_.push_back(std::move(job));
+    if (!job->exhausted_) {
+      jobs_.push_back(job);
+    }
+    settle(job);
     dispatch();
+    last_busy_ = Clock::now();
+    if (progress_parked_) {
+      progress_parked_ = false;
+      progress_cv_.notify_one();
+    }
+    run_completions(l);
+  }
+
+  void abandon(const std::shared_ptr<Job>& job) override {
+    std::unique_lock l(mu_);
+    job->abandon();
+    settle(job);
+    run_completions(l);
   }
 
   void set_task_timeout(std::chrono::nanoseconds timeout) override {
     check_task_timeout(timeout);
+    std::lock_guard l(mu_);
     task_timeout_ = timeout;
   }
-  std::chrono::nanoseconds task_timeout() const override { return task_timeout_; }
+  std::chrono::nanoseconds task_timeout() const override {
+    std::lock_guard l(mu_);
+    return task_timeout_;
+  }
 
   bool wait(detail::WaitCondition done, Clock::time_point deadline) override {
+    // Installed the first time the wait sleeps: a signal during the short spin before it
+    // keeps its default action, and a quick round trip pays no sigaction calls. Declared
+    // before the lock, so that it ends (and may raise an untaken signal) without it.
+    std::optional<sys::InterruptWatch> watch;
+    std::unique_lock l(mu_);
+    ++waiters_;
+    struct Leave {
+      PoolEngine& e;
+      ~Leave() {
+        if (--e.waiters_ == 0 && e.anything_outstanding()) {
+          e.last_busy_ = Clock::now();
+        }
+      }
+    } leave{*this};
     // A job may have room to send again since the last call (imap's window reopens as
     // the caller consumes results).
     dispatch();
     auto last_progress = Clock::now();
     unsigned spins = 0;
-    // Installed the first time the wait sleeps: a signal during the short spin before it
-    // keeps its default action, and a quick round trip pays no sigaction calls.
-    std::optional<sys::InterruptWatch> watch;
     for (;;) {
+      run_completions(l);
       if (done()) {
         return true;
       }
       if (watch) {
         if (const int sig = sys::InterruptWatch::take(); sig != 0) {
-          terminate();
+          terminate_locked(l);
           throw Interrupted(sig, "while the caller waited for a Pool; the pool was terminated");
         }
       }
-      if (group_->poll(*this)) {
-        dispatch();
+      if (drive_once()) {
         last_progress = Clock::now();
         continue;
       }
@@ -170,7 +252,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       if (now >= deadline) {
         return done();
       }
-      if (!anything_outstanding()) {
+      if (!anything_outstanding() && respawns_.empty()) {
         if (done()) {
           return true;
         }
@@ -181,44 +263,58 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       // spinning parent would take time from them, and a worker with queued tasks does
       // not need a quick answer.
       if (now - last_progress < options_.spin && busy_workers() < cores_) {
+        l.unlock();
         for (int i = 0; i < 32; ++i) {
           sys::cpu_relax();
         }
         if (++spins % 4 == 0) {
           ::sched_yield();  // see Worker::wait_until: spinners may outnumber cores
         }
+        l.lock();
         continue;
       }
       if (!watch) {
+        l.unlock();
         watch.emplace();
+        l.lock();
+        continue;
       }
       // Workers announce results only when their queue runs dry (runtime/worker_loop.cpp),
       // so a result finished ahead of a long task could wait unseen; looking every
       // kMaxUnseenResult bounds that delay.
-      group_->sleep_until(std::min({deadline, enforce_timeouts(), now + kMaxUnseenResult}));
+      sleep(l, std::min({deadline, enforce_timeouts(), now + kMaxUnseenResult}));
     }
   }
 
   void close() override {
+    std::lock_guard l(mu_);
     if (state_ == State::running) {
       state_ = State::closed;
     }
   }
 
   bool join(Clock::time_point deadline) override {
-    if (state_ == State::running) {
-      throw std::logic_error(
-          "mp: Pool is still running: call close() or terminate() before join()");
-    }
-    if (state_ == State::terminated || broken_) {
-      // A broken pool has killed its workers already; its tasks will never finish.
-      reap_after_terminate();
-      return true;
-    }
-    if (state_ == State::closed) {
-      if (!wait(detail::make_condition([this] { return !anything_outstanding(); }), deadline)) {
-        return false;
+    {
+      std::unique_lock l(mu_);
+      if (state_ == State::running) {
+        throw std::logic_error(
+            "mp: Pool is still running: call close() or terminate() before join()");
       }
+      if (state_ == State::terminated || broken_) {
+        // A broken pool has killed its workers already; its tasks will never finish.
+        reap_after_terminate();
+        return true;
+      }
+    }
+    // Tasks sent finish; an imap whose window is full and whose results nobody takes
+    // would never send the rest, so it is not waited for (see end_unsent_input).
+    if (!wait(detail::make_condition([this] { return !anything_sendable_or_running(); }),
+              deadline)) {
+      return false;
+    }
+    std::unique_lock l(mu_);
+    if (state_ == State::closed) {
+      end_unsent_input();
       state_ = State::joining;
       group_->stop_all();
     }
@@ -229,17 +325,13 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       }
       state_ = State::joined;
     }
+    run_completions(l);
     return true;
   }
 
   void terminate() override {
-    if (state_ == State::terminated || state_ == State::joined) {
-      return;
-    }
-    state_ = State::terminated;
-    fail_everything(std::make_exception_ptr(BrokenPool("mp: the pool was terminated")));
-    group_->signal_all(SIGTERM);
-    reap_after_terminate();
+    std::unique_lock l(mu_);
+    terminate_locked(l);
   }
 
  private:
@@ -248,6 +340,135 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     ChunkRef chunk;
     std::uint64_t tag;
   };
+
+  backends::ProcessGroupOptions group_options() const {
+    backends::ProcessGroupOptions g;
+    g.processes = options_.processes;
+    g.start_method = options_.start_method;
+    g.initializer = options_.initializer;
+    g.maxtasksperchild = options_.maxtasksperchild;
+    g.crash_retries = options_.crash_retries;
+    g.memory_limit = options_.memory_limit;
+    g.cpu_time_limit = options_.cpu_time_limit;
+    g.spin = options_.spin;
+    return g;
+  }
+
+  // Signals meant for the program (Ctrl-C, SIGTERM, SIGCHLD, timers...) go to its own
+  // threads; the faults a thread causes itself cannot be blocked and stay as they are.
+  static void block_program_signals() {
+    sigset_t all;
+    ::sigfillset(&all);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS}) {
+      ::sigdelset(&all, sig);
+    }
+    ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  }
+
+  // The progress thread: drives the pool while work is outstanding and no caller does.
+  void progress_main(std::unique_lock<std::mutex>& l) {
+    while (!stop_progress_) {
+      if (!respawns_.empty()) {
+        respawn_pending();
+        continue;
+      }
+      const bool needed = waiters_ == 0 && state_ != State::joined && state_ != State::terminated &&
+                          !broken_ && (anything_outstanding() || !completed_.empty());
+      if (!needed) {
+        if (waiters_ == 0 && Clock::now() - last_busy_ > kLinger) {
+          progress_parked_ = true;
+          progress_cv_.wait(l, [this] { return stop_progress_ || !progress_parked_; });
+          progress_parked_ = false;
+        } else {
+          progress_cv_.wait_for(l, kStandbyLook);
+        }
+        continue;
+      }
+      last_busy_ = Clock::now();
+      run_completions(l);
+      if (drive_once()) {
+        continue;
+      }
+      const auto now = Clock::now();
+      if (now >= next_timeout_) {
+        enforce_timeouts();
+      }
+      if (!completed_.empty() || !respawns_.empty()) {
+        continue;
+      }
+      sleep(l, std::min(enforce_timeouts(), now + kMaxUnseenResult));
+    }
+  }
+
+  // One look at the workers: delivers results and exits, and refills. Returns true if
+  // anything happened.
+  bool drive_once() {
+    if (!group_->poll(*this)) {
+      return false;
+    }
+    dispatch();
+    if (followers_ > 0) {
+      wake_cv_.notify_all();  // their results may be among those just delivered
+    }
+    if (sleeper_) {
+      group_->wake_sleeper();  // the sleeper may be waiting for one of them too
+    }
+    return true;
+  }
+
+  // Sleeps until a worker may have something, or `until`. One thread at a time sleeps in
+  // the group (its doorbell has one sleeper flag); others wait for it to wake.
+  void sleep(std::unique_lock<std::mutex>& l, Clock::time_point until) {
+    if (!sleeper_) {
+      sleeper_ = true;
+      if (group_->prepare_sleep()) {
+        l.unlock();
+        group_->block_until(until);
+        l.lock();
+      }
+      group_->finish_sleep();
+      sleeper_ = false;
+      if (followers_ > 0) {
+        wake_cv_.notify_all();
+      }
+    } else {
+      ++followers_;
+      wake_cv_.wait_until(l, std::min(until, Clock::now() + kMaxUnseenResult));
+      --followers_;
+    }
+  }
+
+  // A job may have finished: mark it, and queue its completion to run without the lock.
+  void settle(const std::shared_ptr<Job>& job) {
+    if (job->settle() && job->has_completion()) {
+      completed_.push_back(job);
+    }
+  }
+
+  void run_completions(std::unique_lock<std::mutex>& l) {
+    while (!completed_.empty()) {
+      std::vector<std::shared_ptr<Job>> now;
+      now.swap(completed_);
+      l.unlock();
+      for (auto& job : now) {
+        job->complete();
+      }
+      now.clear();  // a job's last owner may be a callback's capture: release it unlocked
+      l.lock();
+    }
+  }
+
+  void terminate_locked(std::unique_lock<std::mutex>& l) {
+    if (state_ == State::terminated || state_ == State::joined) {
+      return;
+    }
+    state_ = State::terminated;
+    fail_everything(std::make_exception_ptr(BrokenPool("mp: the pool was terminated")));
+    respawns_.clear();
+    group_->signal_all(SIGTERM);
+    reap_after_terminate();
+    run_completions(l);
+  }
 
   void reap_after_terminate() {
     if (!group_->wait_all_exited(*this, Clock::now() + kTerminateGrace)) {
@@ -304,13 +525,28 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
                                           [](const auto& q) { return !q.empty(); }));
   }
 
+  // Tasks sent and not answered, or input not yet sent. O(1): a pool may have a million
+  // apply_async calls outstanding.
   bool anything_outstanding() const {
-    if (std::any_of(outstanding_.begin(), outstanding_.end(),
-                    [](const auto& q) { return !q.empty(); })) {
-      return true;
+    return tasks_in_flight_ > 0 || !jobs_.empty() || !held_back_.empty();
+  }
+  // As anything_outstanding(), leaving out input that waits for its caller to take
+  // results (an imap whose window is full).
+  bool anything_sendable_or_running() const { return tasks_in_flight_ > 0 || !jobs_.empty(); }
+
+  // join(): input an imap still holds back will never be sent; its iteration ends with
+  // an error after the results that did arrive.
+  void end_unsent_input() {
+    for (auto& j : held_back_) {
+      if (!j->error_ && !j->exhausted_) {
+        j->exhausted_ = true;
+        j->error_ = std::make_exception_ptr(std::logic_error(
+            "mp: the pool was joined before this imap's input was all sent; the results "
+            "before this point are all it produced"));
+      }
+      settle(j);
     }
-    return std::any_of(jobs_.begin(), jobs_.end(),
-                       [](const auto& j) { return !j->exhausted_ && !j->error_; });
+    held_back_.clear();
   }
 
   std::size_t queue_limit() const {
@@ -350,24 +586,30 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     return best;
   }
 
+  // Sends chunks while a worker has room. Jobs take turns, one chunk each, in a FIFO:
+  // O(1) per chunk however many calls are outstanding.
   void dispatch() {
     if (broken_ || state_ == State::terminated) {
       return;
     }
-    std::size_t idle_rounds = 0;
-    while (!jobs_.empty() && idle_rounds < jobs_.size()) {
-      std::erase_if(jobs_, [](const auto& j) { return j->exhausted_ || j->error_; });
-      if (jobs_.empty()) {
-        return;
-      }
-      next_job_ %= jobs_.size();
+    // A job held back for its window (imap) may have room again.
+    for (auto& j : held_back_) {
+      jobs_.push_back(std::move(j));
+    }
+    held_back_.clear();
+    while (!jobs_.empty()) {
       // Held here: sending a large task polls the workers, and a worker that cannot be
       // replaced meanwhile breaks the pool, which fails every job and drops them.
-      const std::shared_ptr<Job> held = jobs_[next_job_];
+      const std::shared_ptr<Job> held = jobs_.front();
       Job& job = *held;
+      if (job.exhausted_ || job.error_) {
+        jobs_.pop_front();
+        settle(held);
+        continue;
+      }
       if (!job.can_send()) {
-        ++next_job_;
-        ++idle_rounds;
+        held_back_.push_back(held);
+        jobs_.pop_front();
         continue;
       }
       const int w = pick_worker();
@@ -400,8 +642,11 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       group_->commit_task(w);
       outstanding_[static_cast<std::size_t>(w)].push_back({held, chunk, tag});
       ++job.in_flight_;
-      ++next_job_;
-      idle_rounds = 0;
+      ++tasks_in_flight_;
+      if (jobs_.size() > 1 && !job.exhausted_) {
+        jobs_.pop_front();
+        jobs_.push_back(held);
+      }
     }
   }
 
@@ -417,6 +662,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
     Pending p = std::move(q.front());
     q.pop_front();
+    --tasks_in_flight_;
     fruitless_[static_cast<std::size_t>(slot)] = 0;
     const double per_chunk = static_cast<double>(elapsed_ns) + 1.0;
     ema_chunk_ns_ = ema_chunk_ns_ <= 0 ? per_chunk : 0.9 * ema_chunk_ns_ + 0.1 * per_chunk;
@@ -424,19 +670,19 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     const double per_item = per_chunk / std::max<std::uint32_t>(p.chunk.count, 1);
     job.item_ns_ = job.item_ns_ <= 0 ? per_item : 0.8 * job.item_ns_ + 0.2 * per_item;
     --job.in_flight_;
-    if (job.error_) {
-      return;  // the caller has its error already; late results are dropped
-    }
-    try {
-      if (ok) {
-        job.decode_chunk(p.chunk, payload, group_->pid(slot));
-      } else {
-        job.fail_chunk(p.chunk,
-                       serial::decode_task_error(payload, group_->pid(slot), p.chunk.first));
+    if (!job.error_) {  // else the caller has its error already; late results are dropped
+      try {
+        if (ok) {
+          job.decode_chunk(p.chunk, payload, group_->pid(slot));
+        } else {
+          job.fail_chunk(p.chunk,
+                         serial::decode_task_error(payload, group_->pid(slot), p.chunk.first));
+        }
+      } catch (...) {
+        job.fail_chunk(p.chunk, std::current_exception());
       }
-    } catch (...) {
-      job.fail_chunk(p.chunk, std::current_exception());
     }
+    settle(p.job);
   }
 
   void on_result_coming(int slot, std::uint64_t tag, std::uint64_t bytes) override {
@@ -457,12 +703,14 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       Pending p = std::move(q.front());
       q.pop_front();
       --p.job->in_flight_;
+      --tasks_in_flight_;
       if (e.killed) {
         p.job->fail_chunk(p.chunk, detail::make_timeout_error(e.pid, p.chunk.first));
       } else {
         p.job->fail_chunk(p.chunk, std::make_exception_ptr(WorkerCrashed(e.pid, e.wait_status,
                                                                          p.chunk.first, e.cause)));
       }
+      settle(p.job);
     }
     watched_[static_cast<std::size_t>(slot)] = Watched{};
     if (state_ == State::joining || state_ == State::joined || state_ == State::terminated ||
@@ -482,10 +730,33 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
           "mp: workers keep dying before they finish a task; the pool stopped replacing them");
       return;
     }
-    try {
-      group_->respawn(slot);
-    } catch (const std::exception& ex) {
-      break_pool(std::string("mp: cannot start a replacement worker: ") + ex.what());
+    // Forked by the progress thread (see the top of this file), which this may not be.
+    respawns_.push_back(slot);
+    if (!sys::on_library_thread()) {
+      progress_parked_ = false;
+      progress_cv_.notify_all();
+    }
+  }
+
+  void respawn_pending() {
+    while (!respawns_.empty() && !broken_ && state_ != State::terminated &&
+           state_ != State::joined) {
+      const int slot = respawns_.front();
+      respawns_.pop_front();
+      try {
+        group_->respawn(slot);
+      } catch (const std::exception& ex) {
+        break_pool(std::string("mp: cannot start a replacement worker: ") + ex.what());
+      }
+    }
+    respawns_.clear();
+    // The new workers may take the tasks nobody could be given meanwhile.
+    dispatch();
+    if (followers_ > 0) {
+      wake_cv_.notify_all();
+    }
+    if (sleeper_) {
+      group_->wake_sleeper();
     }
   }
 
@@ -498,17 +769,22 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   }
 
   void fail_everything(const std::exception_ptr& error) {
-    for (auto& q : outstanding_) {
-      for (auto& p : q) {
-        if (!p.job->error_) {
-          p.job->error_ = error;
-        }
-      }
-    }
-    for (auto& j : jobs_) {
+    auto fail = [&](const std::shared_ptr<Job>& j) {
       if (!j->error_) {
         j->error_ = error;
       }
+      settle(j);
+    };
+    for (auto& q : outstanding_) {
+      for (auto& p : q) {
+        fail(p.job);
+      }
+    }
+    for (auto& j : jobs_) {
+      fail(j);
+    }
+    for (auto& j : held_back_) {
+      fail(j);
     }
     if (state_ == State::terminated || broken_) {
       for (auto& q : outstanding_) {
@@ -517,7 +793,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
         }
         q.clear();
       }
+      tasks_in_flight_ = 0;
       jobs_.clear();
+      held_back_.clear();
     }
   }
 
@@ -544,12 +822,30 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   };
   std::vector<Watched> watched_;
   Clock::time_point next_timeout_ = Clock::time_point::min();
-  std::vector<std::shared_ptr<Job>> jobs_;
-  std::size_t next_job_ = 0;
+  // Jobs with input still to send, taking turns; those whose window is full wait aside.
+  std::deque<std::shared_ptr<Job>> jobs_;
+  std::vector<std::shared_ptr<Job>> held_back_;
+  std::uint64_t tasks_in_flight_ = 0;  // entries of outstanding_, all slots
   std::uint64_t next_tag_ = 0;
   double ema_chunk_ns_ = 0;
   State state_ = State::running;
   std::exception_ptr broken_;
+  // Finished jobs whose completion (callbacks) has not run yet.
+  std::vector<std::shared_ptr<Job>> completed_;
+  // Slots whose worker exited and waits for the progress thread to fork a replacement.
+  std::deque<int> respawns_;
+
+  // Threads: every member above is guarded by mu_.
+  mutable std::mutex mu_;
+  int waiters_ = 0;       // threads inside wait()
+  bool sleeper_ = false;  // a thread is blocked in the group's sleep
+  int followers_ = 0;     // threads waiting on wake_cv_ for the sleeper
+  std::condition_variable wake_cv_;
+  std::thread progress_;
+  std::condition_variable progress_cv_;
+  bool progress_parked_ = false;  // asleep until a submit
+  bool stop_progress_ = false;
+  Clock::time_point last_busy_ = Clock::now();
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The throw helpers the pool templates call, kept out of the headers (one compiled place
 // for the messages).
+#include <cstdio>
 #include <string>
 
 #include "mp/detail/kernels.hpp"
@@ -7,6 +8,10 @@
 #include "mp/errors.hpp"
 
 namespace mp::detail {
+
+void report_callback_error(const char* what) noexcept {
+  std::fprintf(stderr, "mp: a result callback threw (ignored): %s\n", what);
+}
 
 void throw_invalid_chunksize(long long chunksize) {
   throw std::invalid_argument("mp: chunksize must be 1 or more, not " + std::to_string(chunksize));

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "process/current.hpp"
 #include "process/launcher.hpp"
 #include "sys/interrupt.hpp"
+#include "sys/library_thread.hpp"
 #include "sys/unique_fd.hpp"
 
 namespace mp::process {
@@ -56,6 +58,9 @@ pid_t fork_child_impl(const std::string& name, bool die_with_parent, void (*body
   // Child. No exception may leave this frame: it would unwind into the parent's stack.
   sys::InterruptWatch::reset_in_child();
   forget_fork_server_in_child();
+  if (sys::on_library_thread()) {
+    ::sigemptyset(&previous);  // the library's threads block signals meant for the program
+  }
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (die_with_parent) {
     process::die_with_parent(parent);
@@ -111,6 +116,8 @@ int thread_count() {
   const long threads = std::strtol(p, nullptr, 10);
   return threads > 0 ? static_cast<int>(threads) : 1;
 }
+
+int user_thread_count() { return std::max(thread_count() - sys::library_threads(), 1); }
 
 void die_with_parent(pid_t parent) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -27,9 +27,13 @@ sys::UniqueFd pidfd_or_kill(pid_t pid);
 // atexit handlers or static destructors.
 [[noreturn]] void exit_child(int code) noexcept;
 
-// Threads of the calling process (from /proc/self/stat, without allocating): a fork
-// copies only the calling thread, so a caller with others is not forked for a worker.
+// Threads of the calling process (from /proc/self/stat, without allocating).
 int thread_count();
+
+// The application's threads: thread_count() less the library's own. A fork copies only
+// the calling thread, and a lock one of these holds stays locked in the child
+// (sys/library_thread.hpp).
+int user_thread_count();
 
 // Arms SIGKILL on the death of `parent` (the thread that started this process) and
 // exits at once if it is already gone.

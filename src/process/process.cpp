@@ -198,21 +198,14 @@ void Process::start() {
     launcher = &process::spawn_launcher();
   } else if (start_method_ == StartMethod::forkserver) {
     launcher = &process::fork_server();
-  } else if (const int threads = process::thread_count(); threads > 1) {
+  } else if (const int threads = process::user_thread_count(); threads > 1) {
     // A fork copies only the calling thread; a lock another thread holds stays locked in
-    // the child. A target that can be sent goes to the fork server instead.
-    if (target_.sendable()) {
-      launcher = &process::fork_server();
-      warn_threads_once(threads,
-                        "Process children start from the fork server instead of fork (a forked "
-                        "child would inherit locks held by other threads). Start processes "
-                        "before threads, or choose StartMethod::forkserver.");
-    } else {
-      warn_threads_once(threads,
-                        "a Process whose target cannot be sent to the fork server is forked "
-                        "from it anyway: a lock held by another thread stays locked in the "
-                        "child. Start processes before threads.");
-    }
+    // the child. Forked all the same, as Python does: the child must be the program the
+    // user forked (decision 0006).
+    warn_threads_once(threads,
+                      "a Process is forked while other threads run: a lock one of them holds "
+                      "stays locked in the child. Start processes before threads, or choose "
+                      "StartMethod::forkserver or spawn.");
   }
   if (launcher != nullptr && !target_.sendable()) {
     throw std::invalid_argument(

@@ -18,6 +18,7 @@
 #include <bit>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -105,5 +106,14 @@ F decode_callable(Reader& r) {
     return f;
   }
 }
+
+// How an argument given to Process, apply_async or submit is kept until it is sent: by
+// value, and a string literal or other char pointer as a std::string, so that it can be
+// sent to a process that does not share the caller's memory. The target converts it to
+// its parameter type when it is called, as a direct call would.
+template <class A>
+using stored_arg_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
+                                            std::is_same_v<std::decay_t<A>, char*>,
+                                        std::string, std::decay_t<A>>;
 
 }  // namespace mp::detail

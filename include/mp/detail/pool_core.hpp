@@ -1,15 +1,18 @@
 // The type-erased pool engine the Pool templates talk to. A Job is one call (map, imap,
 // apply...): it encodes its arguments chunk by chunk and decodes the results; the engine
 // sends chunks to workers, routes results and failures back, and runs the waiting loop.
-// Not part of the public API.
+// Every member of PoolCore may be called from any thread. Not part of the public API.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "mp/detail/bytes.hpp"
@@ -46,7 +49,29 @@ class Job {
     }
   }
 
-  bool done() const noexcept { return error_ != nullptr || (exhausted_ && in_flight_ == 0); }
+  // Whether the call has finished (every result in, or failed). Safe from any thread; once
+  // true, error_ and the results may be read without the engine's lock.
+  bool done() const noexcept { return finished_.load(std::memory_order_acquire); }
+
+  // The rest is the engine's, under its lock.
+  //
+  // Marks the job finished if it is; returns true the first time it does.
+  bool settle() noexcept {
+    if (finished_.load(std::memory_order_relaxed) ||
+        (error_ == nullptr && !(exhausted_ && in_flight_ == 0))) {
+      return false;
+    }
+    finished_.store(true, std::memory_order_release);
+    return true;
+  }
+  // Runs once the job has finished, on the thread that finished it, without the engine's
+  // lock (a callback may call the pool again). Set before submit; must not throw.
+  bool has_completion() const noexcept { return static_cast<bool>(completion_); }
+  void complete() noexcept { completion_(); }
+  std::function<void()> completion_;
+  // The caller gave the results up (an imap iterator destroyed before its end): nothing
+  // more is read from the input; results of tasks already sent are dropped.
+  virtual void abandon() { exhausted_ = true; }
 
   std::exception_ptr error_;
   bool exhausted_ = false;  // the input has no more chunks
@@ -54,6 +79,9 @@ class Job {
   double item_ns_ = 0;  // moving average of one argument's run time in a worker
   // The pool's task_timeout when the call was submitted (0: none).
   std::chrono::nanoseconds task_timeout_{0};
+
+ private:
+  std::atomic<bool> finished_{false};
 };
 
 // A condition the engine re-tests while it waits.
@@ -79,8 +107,13 @@ class PoolCore {
   // Queues the job and starts sending it. Throws std::logic_error unless the pool is
   // running, and the job's own input errors.
   virtual void submit(std::shared_ptr<Job> job) = 0;
-  // Runs the pool until `done()` or the deadline; returns done().
+  // Runs the pool until `done()` or the deadline; returns done(). `done` is tested under
+  // the engine's lock.
   virtual bool wait(WaitCondition done, Clock::time_point deadline) = 0;
+  // The engine's lock: held to read what the engine writes (an imap's ready results).
+  virtual std::unique_lock<std::mutex> lock() = 0;
+  // See Job::abandon().
+  virtual void abandon(const std::shared_ptr<Job>& job) = 0;
   virtual void close() = 0;
   // Returns false if the deadline passed first (join may be called again).
   virtual bool join(Clock::time_point deadline) = 0;

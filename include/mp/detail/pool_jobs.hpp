@@ -123,7 +123,8 @@ class VectorSink<void> {
 // at its offset instead of a value; a chunk that failed as a whole has only `error`.
 template <class R>
 struct ReadyChunk {
-  std::vector<R> values;
+  // Not std::vector<bool>, whose elements cannot be decoded into by reference.
+  std::conditional_t<std::is_same_v<R, bool>, std::deque<bool>, std::vector<R>> values;
   std::map<std::uint32_t, std::exception_ptr> item_errors;
   std::exception_ptr error;
 };
