@@ -102,6 +102,13 @@ class BrokenPool : public Error {
   using Error::Error;
 };
 
+// A Future's task was cancelled before it started (Future::cancel, or an executor's
+// shutdown with cancel_futures); its result() and exception() throw this.
+class CancelledError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Bytes that should have held a task or a result could not be decoded.
 class SerializationError : public Error {
  public:

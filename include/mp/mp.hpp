@@ -3,10 +3,13 @@
 
 #include "mp/context.hpp"       // get_context, Context
 #include "mp/errors.hpp"        // Error, RemoteError, WorkerCrashed, TimeoutError, BrokenPool
+#include "mp/executor.hpp"      // ProcessPoolExecutor, ThreadPoolExecutor, MapOptions
+#include "mp/future.hpp"        // Future, as_completed, wait, ReturnWhen
 #include "mp/initializer.hpp"   // Initializer, bind_initializer
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult
 #include "mp/process.hpp"       // Process, current_process, cpu_count
 #include "mp/random.hpp"        // Random: independent streams per task
 #include "mp/serialize.hpp"     // what crosses a process boundary
 #include "mp/start_method.hpp"  // StartMethod, init
+#include "mp/thread_pool.hpp"   // ThreadPool: the Pool API on threads
 #include "mp/version.hpp"       // MP_VERSION

@@ -504,11 +504,14 @@ class Pool {
     }
   }
 
-  template <class F, class Cbs, class... Args>
-  auto submit_apply(F&& f, Cbs&& cbs, Args&&... args) {
+  friend class ProcessPoolExecutor;
+
+  // The job of f(args...) in a worker, not yet submitted. Arguments are kept as the
+  // target takes them where that makes them sendable (a string literal as std::string),
+  // as a Process keeps its arguments.
+  template <class F, class... Args>
+  static auto make_apply_job(F&& f, Args&&... args) {
     using Fn = std::decay_t<F>;
-    // Kept as the target takes them where that makes them sendable (a string literal as
-    // std::string), as a Process keeps its arguments.
     constexpr bool convert = std::is_invocable_v<Fn&, detail::stored_arg_t<Args>&...>;
     using Tuple = std::conditional_t<convert, std::tuple<detail::stored_arg_t<Args>...>,
                                      std::tuple<std::decay_t<Args>...>>;
@@ -517,7 +520,14 @@ class Pool {
     using JobT = detail::ChunkedJob<Fn, Items, true, detail::VectorSink<R>>;
     Items items;
     items.emplace_back(std::forward<Args>(args)...);
-    auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::move(items), 1);
+    return std::make_shared<JobT>(Fn(std::forward<F>(f)), std::move(items), 1);
+  }
+
+  template <class F, class Cbs, class... Args>
+  auto submit_apply(F&& f, Cbs&& cbs, Args&&... args) {
+    auto job = make_apply_job(std::forward<F>(f), std::forward<Args>(args)...);
+    using JobT = typename decltype(job)::element_type;
+    using R = typename JobT::Kernel::Result;
     using C = std::remove_cvref_t<Cbs>;
     if constexpr (!std::is_same_v<C, Callbacks<NoCallback>>) {
       detail::attach_callbacks<true>(*job, C(std::forward<Cbs>(cbs)));

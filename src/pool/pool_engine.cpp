@@ -616,6 +616,14 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       if (w < 0) {
         return;
       }
+      if (job.start_) {
+        const bool go = std::exchange(job.start_, nullptr)();
+        if (!go) {
+          job.exhausted_ = true;
+          job.error_ = std::make_exception_ptr(CancelledError("mp: the future was cancelled"));
+          continue;
+        }
+      }
       const std::uint64_t tag = ++next_tag_;
       detail::Writer& out = group_->begin_task(w, tag, job.task_timeout_, *this);
       ChunkRef chunk;

@@ -69,6 +69,9 @@ class Job {
   bool has_completion() const noexcept { return static_cast<bool>(completion_); }
   void complete() noexcept { completion_(); }
   std::function<void()> completion_;
+  // Called once, under the engine's lock, before the job's first chunk is sent; false
+  // withdraws the job (its future was cancelled) and it fails with CancelledError.
+  std::function<bool()> start_;
   // The caller gave the results up (an imap iterator destroyed before its end): nothing
   // more is read from the input; results of tasks already sent are dropped.
   virtual void abandon() { exhausted_ = true; }
