@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "mp/detail/pull_range.hpp"
 #include "mp/detail/thread_engine.hpp"
 #include "mp/future.hpp"
 #include "mp/pool.hpp"
@@ -50,7 +51,7 @@ struct MapOptions {
 // The results of Executor::map in input order, as an input range. Each result waits for
 // its task and rethrows its exception.
 template <class R>
-class MapResults {
+class MapResults : public detail::PullRange<MapResults<R>, R> {
  public:
   MapResults(std::deque<Future<std::vector<R>>> chunks,
              detail::FutureCore::Clock::time_point deadline)
@@ -73,38 +74,12 @@ class MapResults {
     return std::move(current_[pos_++]);
   }
 
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    R& operator*() const { return *owner_->item_; }
-    iterator& operator++() {
-      owner_->item_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
-
-   private:
-    friend class MapResults;
-    explicit iterator(MapResults* owner) : owner_(owner) {}
-    bool at_end() const { return !owner_->item_.has_value(); }
-    MapResults* owner_ = nullptr;
-  };
-  iterator begin() {
-    item_ = next();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const { return {}; }
-
  private:
   std::deque<Future<std::vector<R>>> chunks_;
   detail::FutureCore::Clock::time_point deadline_;
   // Not std::vector<bool>: its elements cannot be handed out by reference.
   std::conditional_t<std::is_same_v<R, bool>, std::deque<bool>, std::vector<R>> current_;
   std::size_t pos_ = 0;
-  std::optional<R> item_;
 };
 
 namespace detail {
@@ -154,6 +129,34 @@ class ProcessFutureState final : public FutureState<T> {
     }
   }
 };
+
+// The future of a Pool job: it starts when the job's first chunk is sent (unless it was
+// cancelled first, which withdraws the job) and finishes with take(job) or the job's
+// error. The job owns the state until it completes; the state only watches the job.
+template <class T, class JobT, class Take>
+std::shared_ptr<ProcessFutureState<T>> future_of(const std::shared_ptr<JobT>& job,
+                                                 std::weak_ptr<PoolCore> pool, Take take) {
+  auto state = std::make_shared<ProcessFutureState<T>>();
+  state->pool = std::move(pool);
+  state->job = job;
+  JobT* j = job.get();
+  job->start_ = [s = state.get()] { return s->start(); };
+  job->completion_ = [state, j, take]() noexcept {
+    if (j->error_) {
+      state->finish(j->error_);
+      return;
+    }
+    try {
+      if constexpr (!std::is_void_v<T>) {
+        state->set_value(take(*j));
+      }
+      state->finish(nullptr);
+    } catch (...) {
+      state->finish(std::current_exception());
+    }
+  };
+  return state;
+}
 
 // A task run by a thread: f(args...) into the future.
 template <class T, class Fn, class Tuple>
@@ -250,25 +253,11 @@ class ProcessPoolExecutor {
     auto job = Pool::make_apply_job(std::forward<F>(f), std::forward<Args>(args)...);
     using JobT = typename decltype(job)::element_type;
     using R = typename JobT::Kernel::Result;
-    auto state = std::make_shared<detail::ProcessFutureState<R>>();
-    state->pool = pool_.core_;
-    state->job = job;
-    JobT* j = job.get();
-    job->start_ = [s = state.get()] { return s->start(); };
-    job->completion_ = [state, j]() noexcept {
-      if (j->error_) {
-        state->finish(j->error_);
-        return;
+    auto state = detail::future_of<R>(job, pool_.core_, [](JobT& j) -> decltype(auto) {
+      if constexpr (!std::is_void_v<R>) {
+        return std::move(j.sink().values().front());
       }
-      try {
-        if constexpr (!std::is_void_v<R>) {
-          state->set_value(std::move(j->sink().values().front()));
-        }
-        state->finish(nullptr);
-      } catch (...) {
-        state->finish(std::current_exception());
-      }
-    };
+    });
     pending_.add(state);
     pool_.core_->submit(job);
     return Future<R>(std::move(state));
@@ -342,19 +331,8 @@ class ProcessPoolExecutor {
     const std::size_t n = chunk.size();
     using JobT = detail::ChunkedJob<Fn, std::vector<Item>, false, detail::VectorSink<R>>;
     auto job = std::make_shared<JobT>(fn, std::move(chunk), n);
-    auto state = std::make_shared<detail::ProcessFutureState<std::vector<R>>>();
-    state->pool = pool_.core_;
-    state->job = job;
-    JobT* j = job.get();
-    job->start_ = [s = state.get()] { return s->start(); };
-    job->completion_ = [state, j]() noexcept {
-      if (j->error_) {
-        state->finish(j->error_);
-      } else {
-        state->set_value(std::move(j->sink().values()));
-        state->finish(nullptr);
-      }
-    };
+    auto state = detail::future_of<std::vector<R>>(
+        job, pool_.core_, [](JobT& j) { return std::move(j.sink().values()); });
     pending_.add(state);
     pool_.core_->submit(job);
     return Future<std::vector<R>>(std::move(state));

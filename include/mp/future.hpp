@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "mp/detail/future_core.hpp"
+#include "mp/detail/pull_range.hpp"
 #include "mp/errors.hpp"
 
 namespace mp {
@@ -151,7 +152,7 @@ class Future {
 // first. An input range, consumed once; the futures may come from several executors.
 // Iterating past `timeout` (measured from the call) throws mp::TimeoutError.
 template <class T>
-class AsCompleted {
+class AsCompleted : public detail::PullRange<AsCompleted<T>, Future<T>> {
  public:
   AsCompleted(std::vector<Future<T>> futures, detail::FutureCore::Clock::time_point deadline)
       : futures_(std::move(futures)),
@@ -172,37 +173,11 @@ class AsCompleted {
     return futures_[*i];
   }
 
-  class iterator {
-   public:
-    using value_type = Future<T>;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    const Future<T>& operator*() const { return *owner_->current_; }
-    iterator& operator++() {
-      owner_->current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
-
-   private:
-    friend class AsCompleted;
-    explicit iterator(AsCompleted* owner) : owner_(owner) {}
-    bool at_end() const { return !owner_->current_.has_value(); }
-    AsCompleted* owner_ = nullptr;
-  };
-  iterator begin() {
-    current_ = next();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const { return {}; }
-
  private:
   std::vector<Future<T>> futures_;
   detail::FutureCore::Clock::time_point deadline_;
   std::shared_ptr<detail::CompletionOrder> order_;
   std::size_t given_ = 0;
-  std::optional<Future<T>> current_;
 };
 
 template <class T>

@@ -34,6 +34,7 @@
 
 #include "mp/detail/pool_core.hpp"
 #include "mp/detail/pool_jobs.hpp"
+#include "mp/detail/pull_range.hpp"
 #include "mp/errors.hpp"
 #include "mp/pool_options.hpp"
 
@@ -227,15 +228,15 @@ class AsyncResult {
 
 // The results of imap / imap_unordered: an input range, consumed once.
 template <class R, bool Ordered>
-class ImapResult {
+class ImapResult : public detail::PullRange<ImapResult<R, Ordered>, R> {
  public:
   ImapResult(ImapResult&&) noexcept = default;
   ImapResult& operator=(ImapResult&& other) noexcept {
     if (this != &other) {
       abandon();
+      detail::PullRange<ImapResult, R>::operator=(std::move(other));
       job_ = std::move(other.job_);
       core_ = std::move(other.core_);
-      current_ = std::move(other.current_);
     }
     return *this;
   }
@@ -251,32 +252,6 @@ class ImapResult {
   std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
     return next_until(detail::deadline_after(timeout));
   }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    R& operator*() const { return *owner_->current_; }
-    iterator& operator++() {
-      owner_->current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
-
-   private:
-    friend class ImapResult;
-    explicit iterator(ImapResult* owner) : owner_(owner) {}
-    bool at_end() const { return !owner_->current_.has_value(); }
-    ImapResult* owner_ = nullptr;
-  };
-
-  iterator begin() {
-    current_ = next();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const { return {}; }
 
  private:
   friend class Pool;
@@ -342,7 +317,6 @@ class ImapResult {
 
   std::unique_ptr<Holder> job_;
   std::weak_ptr<detail::PoolCore> core_;
-  std::optional<R> current_;
 };
 
 class Pool {

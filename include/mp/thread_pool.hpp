@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "mp/detail/pool_jobs.hpp"
+#include "mp/detail/pull_range.hpp"
 #include "mp/detail/thread_engine.hpp"
 #include "mp/future.hpp"
 #include "mp/pool.hpp"
@@ -125,7 +126,7 @@ struct ThreadMapJoin {
 // The results of ThreadPool::imap / imap_unordered: an input range, consumed once. The
 // input is read as results are taken, with a bounded number of chunks in flight.
 template <class R, bool Ordered, class Fn, class Range, bool Spread = false>
-class ThreadImap {
+class ThreadImap : public PullRange<ThreadImap<R, Ordered, Fn, Range, Spread>, R> {
   using Item = item_t<Range>;
   using Chunk = ThreadChunk<R>;
 
@@ -153,31 +154,6 @@ class ThreadImap {
   std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
     return next_until(FutureCore::deadline_after(timeout));
   }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    R& operator*() const { return *owner_->item_; }
-    iterator& operator++() {
-      owner_->item_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
-
-   private:
-    friend class ThreadImap;
-    explicit iterator(ThreadImap* owner) : owner_(owner) {}
-    bool at_end() const { return !owner_->item_.has_value(); }
-    ThreadImap* owner_ = nullptr;
-  };
-  iterator begin() {
-    item_ = next();
-    return iterator(this);
-  }
-  std::default_sentinel_t end() const { return {}; }
 
  private:
   // Completed chunks, in completion order (imap_unordered).
@@ -269,7 +245,6 @@ class ThreadImap {
   std::shared_ptr<Ready> ready_;
   Chunk current_;
   std::size_t pos_ = 0;
-  std::optional<R> item_;
 };
 
 }  // namespace detail

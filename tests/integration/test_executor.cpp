@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers/eventually.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
 #include "helpers/start_methods.hpp"
@@ -20,6 +21,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using mp::test::eventually;
 using mp::test::iota;
 using Clock = std::chrono::steady_clock;
 
@@ -41,18 +43,6 @@ int fails(int x) {
     throw std::invalid_argument("odd " + std::to_string(x));
   }
   return x;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
-  const auto end = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= end) {
-      return false;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------

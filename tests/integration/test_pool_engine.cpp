@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "helpers/eventually.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
 #include "helpers/start_methods.hpp"
@@ -20,6 +21,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using mp::test::eventually;
 using mp::test::iota;
 using PoolEngine = mp::test::StartMethodTest;
 using Clock = std::chrono::steady_clock;
@@ -34,19 +36,6 @@ int fails_on_three(int x) {
     throw std::runtime_error("three");
   }
   return x;
-}
-
-// Waits, without any Pool call, until `pred` holds or `limit` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  const auto end = Clock::now() + limit;
-  while (!pred()) {
-    if (Clock::now() >= end) {
-      return false;
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 TEST_P(PoolEngine, MapAsyncFinishesWhileTheCallerSleeps) {
