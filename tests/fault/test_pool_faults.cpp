@@ -21,6 +21,7 @@
 #include "helpers/drain.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/sanitizers.hpp"
 #include "helpers/shared_counters.hpp"
 #include "helpers/start_methods.hpp"
 
@@ -308,7 +309,7 @@ TEST_P(PoolFaults, ThousandCrashesInARowLeakNothing) {
                  mp::WorkerCrashed);
   }
   EXPECT_EQ(mp::test::count_open_fds(), fds);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(MP_TEST_SANITIZED)
   // The sanitizers hold freed memory in quarantine (up to 256 MiB) instead of reusing
   // it, so RSS grows with any allocation, leaked or not; LeakSanitizer checks leaks here,
   // and the plain builds check RSS.

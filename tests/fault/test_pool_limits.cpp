@@ -14,6 +14,7 @@
 #include "helpers/drain.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/sanitizers.hpp"
 #include "helpers/shared_counters.hpp"
 #include "helpers/start_methods.hpp"
 
@@ -177,7 +178,7 @@ TEST_P(PoolLimits, MemoryLimitEndsTheWorkerAndNamesTheCause) {
   mp::test::user_sees(
       "A task allocates 1 GiB under `memory_limit = 64 MiB`: `mp::WorkerCrashed` with `cause() == "
       "CrashCause::memory_limit` for that task only");
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(MP_TEST_SANITIZED)
   GTEST_SKIP() << "the sanitizers reserve terabytes of address space; RLIMIT_AS cannot apply";
 #endif
   mp::PoolOptions o = options();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "helpers/hygiene.hpp"
+#include "helpers/sanitizers.hpp"
 #include "helpers/start_methods.hpp"
 
 namespace {
@@ -223,7 +224,7 @@ TEST_P(ProcessFaults, StartWithoutFreeFdsFailsAndLeavesNothing) {
   mp::test::user_sees(
       "`Process::start()` with too few free fds (RLIMIT_NOFILE), at every point where one is "
       "needed: `std::system_error` (EMFILE), no child left running, no fd leaked");
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(MP_TEST_ASAN)
   GTEST_SKIP() << "fd exhaustion starves the sanitizer runtime";
 #endif
   if (GetParam() == mp::StartMethod::forkserver) {

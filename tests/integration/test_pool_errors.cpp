@@ -17,6 +17,7 @@
 
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/sanitizers.hpp"
 #include "helpers/shared_counters.hpp"
 
 namespace {
@@ -357,7 +358,7 @@ TEST_F(PoolErrors, EveryTaskCrashingDoesNotBreakThePool) {
 // Run in a child process so that the lowered limit does not touch the test runner. The
 // limits fail the constructor at each step: shared memory, the first worker, a later one.
 TEST_F(PoolErrors, WorkersThatCannotStartFailTheConstructorCleanly) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(MP_TEST_ASAN)
   // UBSan's vptr check needs to open files itself; with no fd left it reports every
   // virtual call as a bad vptr. The plain and clang builds run this test.
   GTEST_SKIP() << "fd exhaustion starves the sanitizer runtime";

@@ -7,10 +7,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 #include <mp/errors.hpp>
+#include <mp/executor.hpp>
 #include <mp/pool.hpp>
 #include <mp/pool_options.hpp>
 #include <mp/process.hpp>
+#include <mp/thread_pool.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -39,7 +42,8 @@ struct Sizes {
   int map_large = 0;   // items of an auto-chunksize map
   int peer_trips = 0;  // round trips of the thread-based peers and the floor
   int async_trips = 0;
-  int crashes = 0;  // worker crashes per crash.recovery run
+  int crashes = 0;      // worker crashes per crash.recovery run
+  int outstanding = 0;  // apply_async calls waiting at once
 };
 
 // One measurement of a per-task cost: a run returns its seconds per item (or per round
@@ -109,6 +113,59 @@ PerItem map_trivial(mp::Pool& pool, int n, long long chunksize) {
   const double t = seconds_since(start);
   const long long sum = std::accumulate(out.begin(), out.end(), 0LL);
   return {t / n, sum == static_cast<long long>(n) * (n + 1) / 2};
+}
+
+// `n` round trips of submit(add_one, x).result() on an executor (process or thread), or
+// of apply on a ThreadPool: each waits for the previous one.
+template <class Executor>
+PerItem submit_round_trips(Executor& ex, int n) {
+  int x = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    if constexpr (requires { ex.submit(add_one, x); }) {
+      x = ex.submit(add_one, x).result();
+    } else {
+      x = ex.apply(add_one, x);
+    }
+  }
+  return {seconds_since(start) / n, x == n};
+}
+
+// Per call: `outstanding` apply_async calls submitted, then every result taken. The cost
+// per call must not grow with the number waiting.
+PerItem apply_async_outstanding(mp::Pool& pool, int outstanding) {
+  std::vector<mp::AsyncResult<int>> results;
+  results.reserve(static_cast<std::size_t>(outstanding));
+  const auto start = Clock::now();
+  for (int i = 0; i < outstanding; ++i) {
+    results.push_back(pool.apply_async(add_one, i));
+  }
+  long long sum = 0;
+  for (auto& r : results) {
+    sum += r.get();
+  }
+  const double t = seconds_since(start);
+  const long long n = outstanding;
+  return {t / outstanding, sum == n * (n + 1) / 2};
+}
+
+int sleep_for_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+// The share of a map_async finished while the caller sleeps without any Pool call:
+// `work` of sleeping tasks (10 ms each) over the workers, then a sleep 1.5 times as long
+// as that work takes on them. 1.0: all of it ran without the caller.
+PerItem map_async_background(mp::Pool& pool, int workers, std::chrono::milliseconds work) {
+  const int tasks = static_cast<int>(work.count() / 10) * workers;
+  std::atomic<int> done{0};
+  auto r = pool.map_async(sleep_for_ms, std::vector<int>(static_cast<std::size_t>(tasks), 10), 1,
+                          mp::callbacks([&](const std::vector<int>&) { done = tasks; }));
+  std::this_thread::sleep_for(work * 3 / 2);
+  const int finished = done.load();
+  const bool ok = r.get().size() == static_cast<std::size_t>(tasks);
+  return {static_cast<double>(finished) / tasks, ok};
 }
 
 // Start a pool, run one task, close and join. The fork server is started (once per
@@ -208,6 +265,7 @@ Sizes sizes_for(const Context& ctx) {
   s.peer_trips = ctx.quick() ? 20000 : 200000;
   s.async_trips = ctx.quick() ? 2000 : 20000;
   s.crashes = ctx.quick() ? 20 : 200;
+  s.outstanding = 100000;
   return s;
 }
 
@@ -253,7 +311,31 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
   p.push_back({"pool.map.auto", "process", "items/s", w, n.map_large, {}, repeat, [pool, n] {
                  return map_trivial(*pool, n.map_large, 0);
                }});
+  p.push_back({"pool.apply_async.outstanding", "process", "s", w, n.outstanding,
+               Params{}.integer("outstanding", n.outstanding), repeat,
+               [pool, n] { return apply_async_outstanding(*pool, n.outstanding); }});
+  p.push_back({"pool.apply_async.outstanding1e3", "process", "s", w, 1000,
+               Params{}.integer("outstanding", 1000), repeat,
+               [pool] { return apply_async_outstanding(*pool, 1000); }});
+  const auto work = std::chrono::milliseconds(ctx.quick() ? 300 : 2000);
+  p.push_back({"pool.map_async.background", "process", "fraction", w, 0,
+               Params{}.num("work_seconds", static_cast<double>(work.count()) / 1000), 1,
+               [pool, w, work] { return map_async_background(*pool, w, work); }});
   pool.reset();  // the probes above hold it
+  auto process_executor = std::make_shared<mp::ProcessPoolExecutor>(w);
+  p.push_back(
+      {"executor.process.submit", "process", "s", w, n.apply, {}, repeat, [process_executor, n] {
+         return submit_round_trips(*process_executor, n.apply);
+       }});
+  auto thread_executor = std::make_shared<mp::ThreadPoolExecutor>(w);
+  p.push_back(
+      {"executor.thread.submit", "thread", "s", w, n.peer_trips, {}, repeat, [thread_executor, n] {
+         return submit_round_trips(*thread_executor, n.peer_trips);
+       }});
+  auto thread_pool = std::make_shared<mp::ThreadPool>(w);
+  p.push_back({"threadpool.apply", "thread", "s", w, n.peer_trips, {}, repeat, [thread_pool, n] {
+                 return submit_round_trips(*thread_pool, n.peer_trips);
+               }});
   p.push_back({"pool.startup", "process", "s", w, 1, {}, repeat, [w] {
                  return pool_startup(w, mp::StartMethod::fork);
                }});
@@ -358,6 +440,9 @@ void run_overhead(Context& ctx) {
     }
     if (r.unit == "cores") {
       return fmt::format("{:.3f} cores", v);
+    }
+    if (r.unit == "fraction") {
+      return fmt::format("{:.0f} % done", v * 100);
     }
     return human_seconds(v);
   };

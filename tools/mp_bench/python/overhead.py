@@ -1,6 +1,8 @@
 """The cost of a trivial task in Python: Pool.apply round trips, Pool.map of trivial items
-with chunksize 1 and with the default chunksize, and joblib's Parallel on tiny tasks (its
-automatic batching). Pools are started, and joblib's workers spawned, before the clock."""
+with chunksize 1 and with the default chunksize, submit + result on concurrent.futures'
+executors, and joblib's Parallel on tiny tasks (its automatic batching). Pools are
+started, and joblib's workers spawned, before the clock."""
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import Pool
 
 from joblib import Parallel, delayed
@@ -38,6 +40,20 @@ def main():
                     a.repeat, lambda: sum(pool.map(add_one, range(n), chunksize)))
                 common.emit(variant, w, [n / s for s in seconds], common.same_answer(answers),
                             unit="items/s", items=n)
+        for variant, executor in [("python.executor.process.submit", ProcessPoolExecutor),
+                                  ("python.executor.thread.submit", ThreadPoolExecutor)]:
+            with executor(max_workers=w) as ex:
+                ex.submit(add_one, 0).result()  # the workers are up
+
+                def submit_chain():
+                    x = 0
+                    for _ in range(a.apply):
+                        x = ex.submit(add_one, x).result()
+                    return x
+
+                seconds, answers = common.timed(a.repeat, submit_chain)
+                common.emit(variant, w, [s / a.apply for s in seconds],
+                            common.same_answer(answers), items=a.apply)
         with Parallel(n_jobs=w) as parallel:
             parallel(delayed(add_one)(i) for i in range(4 * w))  # the workers are up
             seconds, answers = common.timed(
