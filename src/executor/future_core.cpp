@@ -57,7 +57,10 @@ bool FutureCore::wait_until(Clock::time_point deadline) {
   }
   drive_until(deadline);
   const auto spin_end = std::min(deadline, Clock::now() + kSpin);
-  while (!done() && Clock::now() < spin_end) {
+  for (unsigned spins = 1; !done(); ++spins) {
+    if (spins % 64 == 0 && Clock::now() >= spin_end) {
+      break;
+    }
     sys::cpu_relax();
   }
   if (done()) {

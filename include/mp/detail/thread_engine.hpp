@@ -1,7 +1,9 @@
 // The worker threads behind ThreadPoolExecutor and ThreadPool: a FIFO of tasks (future
 // states whose run() does the work) and threads that take them in order. A thread that
 // finishes a task looks for the next one for a while before it sleeps, so a steady stream
-// of small tasks is handed over without waking anyone. Not part of the public API.
+// of small tasks is handed over without waking anyone; a submit that finds such a thread
+// hands the task to it directly, through the thread's own slot, without the queue's lock
+// (one cache line moves instead of the queue's several). Not part of the public API.
 #pragma once
 
 #include <atomic>
@@ -39,7 +41,21 @@ class ThreadEngine {
   bool stopped() const;
 
  private:
+  // A thread's hand-off slot. kBusy: not looking (running a task, or asleep); kLooking:
+  // spinning for work, a submit may claim it; kClaimed: a submit is storing its task;
+  // kHanded: the task is there for the thread to take.
+  enum : int { kBusy, kLooking, kClaimed, kHanded };
+  struct alignas(64) Slot {
+    std::atomic<int> state{kBusy};
+    std::shared_ptr<FutureCore> task;
+  };
+
   void work(int index);
+  bool hand_off(std::shared_ptr<FutureCore>& task);
+  // Spins for work: a task handed to the slot or queued; null once the spin has passed.
+  std::shared_ptr<FutureCore> look_for_work(Slot& slot);
+  // The task a kHanded (or soon kHanded) slot holds; leaves the slot kBusy.
+  std::shared_ptr<FutureCore> take_handed(Slot& slot);
   void fail_queued(const std::exception_ptr& error);
 
   mutable std::mutex m_;
@@ -51,6 +67,9 @@ class ThreadEngine {
   std::exception_ptr broken_;
   std::function<void()> initializer_;
   std::chrono::microseconds spin_;
+  std::unique_ptr<Slot[]> slots_;
+  int slot_count_ = 0;
+  std::atomic<unsigned> last_slot_{0};
   std::vector<std::thread> threads_;
   std::once_flag joined_;
 };
