@@ -94,6 +94,43 @@ inline void check_map_options(const MapOptions& o) {
   }
 }
 
+// Python's map(fn, *iterables): the items of several ranges side by side, as tuples,
+// up to the end of the shortest.
+template <class... Rs>
+auto zip_ranges(Rs&... rs) {
+  using Tuple = std::tuple<item_t<Rs&>...>;
+  std::vector<Tuple> out;
+  auto its = std::make_tuple(std::ranges::begin(rs)...);
+  const auto ends = std::make_tuple(std::ranges::end(rs)...);
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    while (((std::get<I>(its) != std::get<I>(ends)) && ...)) {
+      out.emplace_back(static_cast<item_t<Rs&>>(*std::get<I>(its))...);
+      (++std::get<I>(its), ...);
+    }
+  }
+  (std::index_sequence_for<Rs...>{});
+  return out;
+}
+
+template <class T>
+struct is_map_options : std::is_same<std::remove_cvref_t<T>, MapOptions> {};
+
+// map's arguments after the function: two or more ranges, then MapOptions or nothing.
+// Returns the zipped items and the options.
+template <class... Args>
+auto zip_map_arguments(Args&... args) {
+  constexpr std::size_t n = sizeof...(Args);
+  auto all = std::forward_as_tuple(args...);
+  if constexpr (is_map_options<std::tuple_element_t<n - 1, std::tuple<Args...>>>::value) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return std::make_pair(zip_ranges(std::get<I>(all)...), MapOptions(std::get<n - 1>(all)));
+    }
+    (std::make_index_sequence<n - 1>{});
+  } else {
+    return std::make_pair(zip_ranges(args...), MapOptions{});
+  }
+}
+
 // Splits a range into vectors of `chunksize` items.
 template <class Range>
 auto chunks_of(Range&& items, long long chunksize) {
@@ -281,6 +318,27 @@ class ProcessPoolExecutor {
     return MapResults<R>(std::move(chunks), deadline);
   }
 
+  // f(a, b, ...) over several ranges side by side, up to the shortest (Python's
+  // map(fn, *iterables)); a last argument mp::MapOptions{...} as above (spelled out: a
+  // bare brace list cannot follow a variable number of ranges).
+  template <class F, std::ranges::input_range A, class B, class... Rest>
+  requires std::ranges::input_range<B>
+  auto map(F&& f, A&& a, B&& b, Rest&&... rest) {
+    auto [items, o] = detail::zip_map_arguments(a, b, rest...);
+    detail::check_map_options(o);
+    check_open();
+    using Fn = std::decay_t<F>;
+    using Item = typename decltype(items)::value_type;
+    using R = detail::starmap_result_t<Fn, Item>;
+    const auto deadline = detail::map_deadline(o);
+    std::deque<Future<std::vector<R>>> chunks;
+    Fn fn(std::forward<F>(f));
+    for (auto& chunk : detail::chunks_of(std::move(items), o.chunksize)) {
+      chunks.push_back(submit_chunk<R, true>(fn, std::move(chunk)));
+    }
+    return MapResults<R>(std::move(chunks), deadline);
+  }
+
   // No more submissions. cancel_futures cancels the tasks not started yet; with `wait`,
   // returns once the rest have finished and the workers have exited.
   void shutdown(bool wait = true, bool cancel_futures = false) {
@@ -326,10 +384,10 @@ class ProcessPoolExecutor {
     }
   }
 
-  template <class R, class Fn, class Item>
+  template <class R, bool Spread = false, class Fn, class Item>
   Future<std::vector<R>> submit_chunk(const Fn& fn, std::vector<Item> chunk) {
     const std::size_t n = chunk.size();
-    using JobT = detail::ChunkedJob<Fn, std::vector<Item>, false, detail::VectorSink<R>>;
+    using JobT = detail::ChunkedJob<Fn, std::vector<Item>, Spread, detail::VectorSink<R>>;
     auto job = std::make_shared<JobT>(fn, std::move(chunk), n);
     auto state = detail::future_of<std::vector<R>>(
         job, pool_.core_, [](JobT& j) { return std::move(j.sink().values()); });
@@ -396,6 +454,16 @@ class ThreadPoolExecutor {
           std::move(chunk)));
     }
     return MapResults<R>(std::move(chunks), deadline);
+  }
+
+  // As ProcessPoolExecutor's map over several ranges, on threads.
+  template <class F, std::ranges::input_range A, class B, class... Rest>
+  requires std::ranges::input_range<B>
+  auto map(F&& f, A&& a, B&& b, Rest&&... rest) {
+    auto [items, o] = detail::zip_map_arguments(a, b, rest...);
+    return map([fn = std::decay_t<F>(std::forward<F>(f))](
+                   auto& args) mutable { return std::apply(fn, args); },
+               std::move(items), o);
   }
 
   void shutdown(bool wait = true, bool cancel_futures = false) {

@@ -16,6 +16,7 @@
 #include "helpers/eventually.hpp"
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "helpers/sanitizers.hpp"
 #include "helpers/start_methods.hpp"
 
 namespace {
@@ -158,6 +159,26 @@ TEST_P(ProcessExecutor, CrashAndTimeoutFailOnlyTheirFuture) {
   EXPECT_EQ(ex.submit([](int x) { return x * 2; }, 21).result(), 42);
 }
 
+TEST_P(ProcessExecutor, AResourceLimitFailsOnlyItsFuture) {
+#if defined(MP_TEST_SANITIZED)
+  GTEST_SKIP() << "the sanitizers reserve terabytes of address space; RLIMIT_AS cannot apply";
+#endif
+  auto o = options(2);
+  o.memory_limit = std::size_t{64} << 20;
+  mp::ProcessPoolExecutor ex(o);
+  auto greedy = ex.submit([](std::size_t n) { return std::vector<char>(n, 'a').size(); },
+                          std::size_t{1} << 30);
+  auto modest = ex.submit([](std::size_t n) { return std::vector<char>(n, 'a').size(); },
+                          std::size_t{1} << 20);
+  try {
+    greedy.result();
+    ADD_FAILURE() << "no exception";
+  } catch (const mp::WorkerCrashed& e) {
+    EXPECT_EQ(e.cause(), mp::CrashCause::memory_limit);
+  }
+  EXPECT_EQ(modest.result(), std::size_t{1} << 20);
+}
+
 TEST_P(ProcessExecutor, MapYieldsInOrderAndHonoursTimeout) {
   mp::ProcessPoolExecutor ex(options(2));
   std::vector<int> got;
@@ -260,6 +281,24 @@ TEST_F(Executors, WaitForFirstCompletedFirstExceptionAndAll) {
   auto all = mp::wait(fs);
   EXPECT_EQ(all.done.size(), 3u);
   EXPECT_TRUE(all.not_done.empty());
+}
+
+TEST_F(Executors, MapOverSeveralRangesStopsAtTheShortest) {
+  mp::ProcessPoolExecutor px(2);
+  mp::ThreadPoolExecutor tx(2);
+  const std::vector<int> a{1, 2, 3, 4};
+  const std::vector<long> b{10, 20, 30};
+  std::vector<long> from_processes;
+  for (long y : px.map([](int x, long z) { return x * z; }, a, b)) {
+    from_processes.push_back(y);
+  }
+  std::vector<long> from_threads;
+  for (long y : tx.map([](int x, long z) { return x * z; }, a, b,
+                       mp::MapOptions{.timeout = 20s, .chunksize = 2})) {
+    from_threads.push_back(y);
+  }
+  EXPECT_EQ(from_processes, (std::vector<long>{10, 40, 90}));
+  EXPECT_EQ(from_threads, from_processes);
 }
 
 TEST_F(Executors, BadInputIsAClearError) {
