@@ -148,11 +148,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       progress_cv_.notify_all();
     }
     group_->wake_sleeper();
-    if (progress_.get_id() == std::this_thread::get_id()) {
-      progress_.detach();  // the last owner let go inside a callback on this very thread
-    } else {
-      progress_.join();
-    }
+    progress_.join();  // never this thread: see PoolCore::create
   }
 
   int processes() const override { return options_.processes; }
@@ -861,6 +857,15 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
 
 namespace mp::detail {
 std::shared_ptr<PoolCore> PoolCore::create(PoolOptions options) {
-  return std::make_shared<pool::PoolEngine>(std::move(options));
+  // The last owner may let go inside a callback, on the pool's own progress thread; that
+  // thread cannot join itself, so another one destroys the engine (its destructor stops
+  // and joins the progress thread once the callback has returned).
+  return std::shared_ptr<PoolCore>(new pool::PoolEngine(std::move(options)), [](PoolCore* core) {
+    if (sys::on_library_thread()) {
+      std::thread([core] { delete core; }).detach();
+    } else {
+      delete core;
+    }
+  });
 }
 }  // namespace mp::detail

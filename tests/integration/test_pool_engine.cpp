@@ -117,6 +117,25 @@ TEST_P(PoolEngine, ACallbackMayCallThePool) {
   EXPECT_TRUE(eventually([&] { return second == 50; }, 20s)) << second;
 }
 
+TEST_P(PoolEngine, TheLastOwnerMayLetGoInACallback) {
+  const int fds_before = mp::test::count_open_fds();
+  std::atomic<bool> ran{false};
+  {
+    auto pool = std::make_shared<mp::Pool>(options(1));
+    auto r = pool->apply_async(sleepy_square, 2, mp::callbacks([pool, &ran](int) mutable {
+                                 pool.reset();  // maybe the last reference: on the pool's thread
+                                 ran = true;
+                               }));
+    (void)r;
+  }
+  EXPECT_TRUE(eventually([&] { return ran.load(); }));
+  // The engine is destroyed on another thread, soon after: its workers and descriptors go.
+  EXPECT_TRUE(eventually([&] {
+    return mp::test::child_pids().size() <= 1 &&  // the fork server may live on
+           mp::test::count_open_fds() <= fds_before + 1;
+  }));
+}
+
 TEST_P(PoolEngine, EightThreadsSubmitAtOnce) {
   mp::Pool pool(options(2));
   std::atomic<int> wrong{0};
