@@ -10,7 +10,9 @@
 namespace mp {
 
 struct PoolOptions {
-  // Number of worker processes; 0 means mp::cpu_count().
+  // Number of worker processes; 0 means mp::cpu_count() (Python's None; Python raises
+  // ValueError for 0, mp takes it as "the default" so that a zeroed options struct works).
+  // Negative: std::invalid_argument.
   int processes = 0;
   // How workers are started (include/mp/start_method.hpp): fork by default.
   StartMethod start_method = StartMethod::fork;
@@ -19,7 +21,8 @@ struct PoolOptions {
   // is broken: the call waiting for results throws mp::BrokenPool with the message.
   // With forkserver or spawn it must be sendable (include/mp/initializer.hpp).
   Initializer initializer;
-  // A worker exits and is replaced after this many tasks (chunks); 0 means never.
+  // A worker exits and is replaced after this many tasks (chunks); 0 means never (Python's
+  // None; Python raises ValueError for 0). Negative: std::invalid_argument.
   int maxtasksperchild = 0;
   // A call of the function on one argument still running after this long is stopped:
   // its worker is killed and replaced, that argument fails with mp::TimeoutError, and the

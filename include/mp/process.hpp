@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -66,10 +67,18 @@ class Process {
   // mp::Interrupted if SIGINT or SIGTERM (left at their default action) arrives meanwhile;
   // the child is left running then (a Ctrl-C from the terminal reaches it by itself).
   void join();
-  // Waits at most `timeout`; returns true if the child has exited.
+  // Waits at most `timeout`; returns true if the child has exited. A zero or negative
+  // timeout does not wait (as Python's join(-1)).
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
-    return join_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    using Clock = std::chrono::steady_clock;
+    if (timeout <= timeout.zero()) {
+      return join_until(Clock::time_point::min());
+    }
+    if (std::chrono::duration<double>(timeout) > std::chrono::hours(24 * 365 * 100)) {
+      return join_until(Clock::time_point::max());  // no deadline Clock can hold
+    }
+    return join_until(Clock::now() + std::chrono::ceil<Clock::duration>(timeout));
   }
   bool is_alive();
   // SIGTERM / SIGKILL to the child (no effect once it has exited).
@@ -113,8 +122,9 @@ class Process {
     }
   }
   void init_name();
-  bool join_for(std::chrono::nanoseconds timeout);
-  bool wait_for_exit(std::chrono::nanoseconds timeout);
+  // Waits until the child has exited or the deadline (time_point::max(): no limit).
+  bool join_until(std::chrono::steady_clock::time_point deadline);
+  bool wait_for_exit(std::chrono::steady_clock::time_point deadline);
 
   detail::BoundCall target_;
   std::string name_;

@@ -472,7 +472,10 @@ class ForkServerClient final : public Launcher {
 };
 
 ForkServerClient& client() {
-  static ForkServerClient c;
+  // Never destroyed: a Pool in a global (or any object destroyed after this one would
+  // be) still reaps its workers through it at exit. The server needs no goodbye: the
+  // kernel closes the socket when this process ends, and it exits on that EOF.
+  static ForkServerClient& c = *new ForkServerClient;
   return c;
 }
 

@@ -245,13 +245,12 @@ void Process::start() {
 
 // Polls the pidfd in slices, so that a SIGINT or SIGTERM delivered to another thread is
 // still seen within one slice (one delivered to this thread ends the poll at once).
-bool Process::wait_for_exit(std::chrono::nanoseconds timeout) {
+bool Process::wait_for_exit(std::chrono::steady_clock::time_point deadline) {
   using Clock = std::chrono::steady_clock;
   constexpr auto kSlice = std::chrono::milliseconds(20);
-  if (timeout.count() == 0) {
+  if (deadline <= Clock::now()) {
     return sys::wait_readable(state_->pidfd.get(), 0);
   }
-  const auto deadline = timeout.count() < 0 ? Clock::time_point::max() : Clock::now() + timeout;
   sys::InterruptWatch watch;
   for (;;) {
     const auto now = Clock::now();
@@ -271,14 +270,14 @@ bool Process::wait_for_exit(std::chrono::nanoseconds timeout) {
   }
 }
 
-bool Process::join_for(std::chrono::nanoseconds timeout) {
+bool Process::join_until(std::chrono::steady_clock::time_point deadline) {
   if (!state_) {
     throw std::logic_error("mp: can only join a started process");
   }
   if (state_->status) {
     return true;
   }
-  if (!wait_for_exit(timeout)) {
+  if (!wait_for_exit(deadline)) {
     return false;
   }
   int status = 0;
@@ -314,13 +313,13 @@ bool Process::join_for(std::chrono::nanoseconds timeout) {
   return true;
 }
 
-void Process::join() { join_for(std::chrono::nanoseconds(-1)); }
+void Process::join() { join_until(std::chrono::steady_clock::time_point::max()); }
 
 bool Process::is_alive() {
   if (!state_ || state_->status) {
     return false;
   }
-  return !join_for(std::chrono::nanoseconds(0));
+  return !join_until(std::chrono::steady_clock::time_point::min());
 }
 
 void Process::terminate() {
@@ -344,7 +343,7 @@ std::optional<int> Process::exitcode() {
     return std::nullopt;
   }
   if (!state_->status) {
-    join_for(std::chrono::nanoseconds(0));
+    join_until(std::chrono::steady_clock::time_point::min());
   }
   return state_->status;
 }

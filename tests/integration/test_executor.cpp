@@ -166,10 +166,13 @@ TEST_P(ProcessExecutor, AResourceLimitFailsOnlyItsFuture) {
   auto o = options(2);
   o.memory_limit = std::size_t{64} << 20;
   mp::ProcessPoolExecutor ex(o);
-  auto greedy = ex.submit([](std::size_t n) { return std::vector<char>(n, 'a').size(); },
-                          std::size_t{1} << 30);
-  auto modest = ex.submit([](std::size_t n) { return std::vector<char>(n, 'a').size(); },
-                          std::size_t{1} << 20);
+  auto allocate = [](std::size_t n) {
+    std::vector<char> v(n, 'a');
+    asm volatile("" : : "r"(v.data()) : "memory");  // an allocation that escapes stays
+    return v.size();
+  };
+  auto greedy = ex.submit(allocate, std::size_t{1} << 30);
+  auto modest = ex.submit(allocate, std::size_t{1} << 20);
   try {
     greedy.result();
     ADD_FAILURE() << "no exception";

@@ -1,6 +1,15 @@
 // What a caller sees when tasks throw, workers die, inputs fail or initializers fail;
 // and that the pool keeps working afterwards.
 #include <gtest/gtest.h>
+#include <any>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <ios>
+#include <memory>
+#include <optional>
+#include <typeinfo>
+#include <variant>
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -59,6 +68,118 @@ TEST_F(PoolErrors, StandardExceptionsComeBackAsThemselvesWithContext) {
                std::runtime_error);
   // The pool keeps working after failed calls.
   EXPECT_EQ(pool.map([](int x) { return x * 2; }, iota(5)), (std::vector<int>{0, 2, 4, 6, 8}));
+}
+
+// Throws the standard exception numbered `which`.
+int throw_standard(int which) {
+  switch (which) {
+    case 0:
+      throw std::bad_alloc();
+    case 1:
+      throw std::bad_array_new_length();
+    case 2:
+      throw std::bad_cast();
+    case 3:
+      throw std::bad_typeid();
+    case 4:
+      throw std::bad_function_call();
+    case 5:
+      throw std::bad_optional_access();
+    case 6:
+      throw std::bad_variant_access();
+    case 7:
+      throw std::bad_any_cast();
+    case 8:
+      throw std::bad_weak_ptr();
+    case 9:
+      throw std::bad_exception();
+    case 10:
+      throw std::system_error(std::make_error_code(std::errc::no_such_file_or_directory),
+                              "open /x");
+    case 11:
+      throw std::system_error(ENOSPC, std::system_category(), "write");
+    case 12:
+      throw std::ios_base::failure("stream broke", std::io_errc::stream);
+    case 13:
+      throw std::future_error(std::future_errc::broken_promise);
+    case 14:
+      throw std::filesystem::filesystem_error("copy",
+                                              std::make_error_code(std::errc::permission_denied));
+    case 15:
+      throw std::length_error("too long");
+    default:
+      throw std::exception();
+  }
+}
+
+// The exception comes back as exactly E (not a type derived from it, not RemoteError),
+// with the RemoteError nested inside.
+template <class E>
+void expect_standard(mp::Pool& pool, int which) {
+  SCOPED_TRACE(which);
+  try {
+    pool.apply(throw_standard, which);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::exception& e) {
+    EXPECT_NE(dynamic_cast<const E*>(&e), nullptr)
+        << "came back as " << typeid(e).name() << ": " << e.what();
+    EXPECT_EQ(dynamic_cast<const mp::RemoteError*>(&e), nullptr) << "a RemoteError";
+    try {
+      std::rethrow_if_nested(e);
+      ADD_FAILURE() << "no nested RemoteError";
+    } catch (const mp::RemoteError& remote) {
+      EXPECT_EQ(remote.task_index(), 0u);
+    }
+  }
+}
+
+TEST_F(PoolErrors, EveryStandardExceptionTypeComesBackAsItself) {
+  // Regression: std::bad_alloc (and the types below) came back as mp::RemoteError.
+  mp::Pool pool(1);
+  expect_standard<std::bad_alloc>(pool, 0);
+  expect_standard<std::bad_array_new_length>(pool, 1);
+  expect_standard<std::bad_cast>(pool, 2);
+  expect_standard<std::bad_typeid>(pool, 3);
+  expect_standard<std::bad_function_call>(pool, 4);
+  expect_standard<std::bad_optional_access>(pool, 5);
+  expect_standard<std::bad_variant_access>(pool, 6);
+  expect_standard<std::bad_any_cast>(pool, 7);
+  expect_standard<std::bad_weak_ptr>(pool, 8);
+  expect_standard<std::bad_exception>(pool, 9);
+  expect_standard<std::length_error>(pool, 15);
+  expect_standard<std::exception>(pool, 16);
+  // A std::system_error keeps its code, category and message.
+  try {
+    pool.apply(throw_standard, 10);
+    ADD_FAILURE();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::make_error_code(std::errc::no_such_file_or_directory));
+    EXPECT_NE(std::string(e.what()).find("open /x"), std::string::npos) << e.what();
+  }
+  try {
+    pool.apply(throw_standard, 11);
+    ADD_FAILURE();
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), std::error_code(ENOSPC, std::system_category()));
+  }
+  try {
+    pool.apply(throw_standard, 12);
+    ADD_FAILURE();
+  } catch (const std::ios_base::failure& e) {
+    EXPECT_EQ(e.code(), std::make_error_code(std::io_errc::stream));
+  }
+  try {
+    pool.apply(throw_standard, 13);
+    ADD_FAILURE();
+  } catch (const std::future_error& e) {
+    EXPECT_EQ(e.code(), std::make_error_code(std::future_errc::broken_promise));
+  }
+  try {
+    pool.apply(throw_standard, 14);
+    ADD_FAILURE();
+  } catch (const std::filesystem::filesystem_error& e) {
+    EXPECT_EQ(e.code(), std::make_error_code(std::errc::permission_denied));
+  }
 }
 
 TEST_F(PoolErrors, OtherExceptionsBecomeRemoteError) {

@@ -96,6 +96,19 @@ TEST_F(ProcessTest, JoinWithTimeoutReturnsWhileRunning) {
   EXPECT_TRUE(p.join(10s));
 }
 
+TEST_F(ProcessTest, ANegativeJoinTimeoutDoesNotWait) {
+  // Regression: join(-1s) blocked until the child exited (Python's join(-1) returns).
+  mp::Process p([] { ::pause(); });
+  p.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(p.join(-1s));
+  EXPECT_FALSE(p.join(0s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  p.kill();
+  EXPECT_TRUE(p.join(std::chrono::hours::max()));  // no overflow into the past
+  EXPECT_EQ(p.exitcode(), -9);
+}
+
 TEST_F(ProcessTest, MisuseIsALogicError) {
   mp::Process p([] {});
   EXPECT_THROW(p.join(), std::logic_error);
