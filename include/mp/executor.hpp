@@ -195,32 +195,6 @@ std::shared_ptr<ProcessFutureState<T>> future_of(const std::shared_ptr<JobT>& jo
   return state;
 }
 
-// A task run by a thread: f(args...) into the future.
-template <class T, class Fn, class Tuple>
-class ThreadTask final : public FutureState<T> {
- public:
-  ThreadTask(Fn fn, Tuple args) : fn_(std::move(fn)), args_(std::move(args)) {}
-  void run() noexcept override {
-    if (!this->start()) {
-      return;  // cancelled
-    }
-    try {
-      if constexpr (std::is_void_v<T>) {
-        std::apply(fn_, std::move(args_));
-      } else {
-        this->set_value(std::apply(fn_, std::move(args_)));
-      }
-      this->finish(nullptr);
-    } catch (...) {
-      this->finish(std::current_exception());
-    }
-  }
-
- private:
-  Fn fn_;
-  Tuple args_;
-};
-
 // Remembers the futures not yet started, for shutdown(cancel_futures); forgets finished
 // ones as it goes, so its size stays near the number outstanding.
 class PendingFutures {

@@ -6,6 +6,7 @@
 #include "mp/executor.hpp"      // ProcessPoolExecutor, ThreadPoolExecutor, MapOptions
 #include "mp/future.hpp"        // Future, as_completed, wait, ReturnWhen
 #include "mp/initializer.hpp"   // Initializer, bind_initializer
+#include "mp/parallel.hpp"      // Parallel, delayed: joblib's front end
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult
 #include "mp/process.hpp"       // Process, current_process, cpu_count
 #include "mp/random.hpp"        // Random: independent streams per task

@@ -135,13 +135,22 @@ class ThreadImap : public PullRange<ThreadImap<R, Ordered, Fn, Range, Spread>, R
              std::size_t window)
       : engine_(std::move(engine)),
         fn_(std::make_shared<Fn>(std::move(fn))),
-        holder_(std::forward<Range>(range)),
-        it_(std::ranges::begin(holder_.range)),
-        end_(std::ranges::end(holder_.range)),
+        input_(std::make_unique<Input>(std::forward<Range>(range))),
         chunksize_(chunksize),
         window_(window),
         ready_(std::make_shared<Ready>()) {}
-  ThreadImap(ThreadImap&&) = delete;  // iterators point at it; returned without a move
+  ThreadImap(ThreadImap&& other) noexcept
+      : PullRange<ThreadImap, R>(std::move(other)),
+        engine_(std::move(other.engine_)),
+        fn_(std::move(other.fn_)),
+        input_(std::move(other.input_)),
+        chunksize_(other.chunksize_),
+        window_(other.window_),
+        in_flight_(std::exchange(other.in_flight_, {})),
+        ready_(std::move(other.ready_)),
+        current_(std::move(other.current_)),
+        pos_(other.pos_) {}
+  ThreadImap& operator=(ThreadImap&&) = delete;
 
   ~ThreadImap() {
     for (auto& f : in_flight_) {
@@ -163,10 +172,12 @@ class ThreadImap : public PullRange<ThreadImap<R, Ordered, Fn, Range, Spread>, R
   };
 
   void refill() {
-    while (in_flight_.size() < window_ && it_ != end_) {
+    auto& it = input_->it;
+    const auto& end = input_->end;
+    while (in_flight_.size() < window_ && it != end) {
       std::vector<Item> chunk;
-      for (; chunk.size() < chunksize_ && it_ != end_; ++it_) {
-        chunk.push_back(static_cast<Item>(*it_));
+      for (; chunk.size() < chunksize_ && it != end; ++it) {
+        chunk.push_back(static_cast<Item>(*it));
       }
       auto fn = fn_;
       auto task = std::make_shared<ThreadTask<Chunk, std::function<Chunk(std::vector<Item>)>,
@@ -236,9 +247,18 @@ class ThreadImap : public PullRange<ThreadImap<R, Ordered, Fn, Range, Spread>, R
 
   std::shared_ptr<ThreadEngine> engine_;
   std::shared_ptr<Fn> fn_;
-  RangeHolder<Range> holder_;
-  std::ranges::iterator_t<typename RangeHolder<Range>::Stored> it_;
-  std::ranges::sentinel_t<typename RangeHolder<Range>::Stored> end_;
+  // The input and the position in it, on the heap: the iterators stay valid when the
+  // result is moved.
+  struct Input {
+    explicit Input(Range&& r)
+        : holder(std::forward<Range>(r)),
+          it(std::ranges::begin(holder.range)),
+          end(std::ranges::end(holder.range)) {}
+    RangeHolder<Range> holder;
+    std::ranges::iterator_t<typename RangeHolder<Range>::Stored> it;
+    std::ranges::sentinel_t<typename RangeHolder<Range>::Stored> end;
+  };
+  std::unique_ptr<Input> input_;
   std::size_t chunksize_;
   std::size_t window_;
   std::deque<Future<Chunk>> in_flight_;

@@ -150,7 +150,8 @@ void set_program_arguments(int argc, char** argv) {
 }
 
 Launcher& spawn_launcher() {
-  static SpawnLauncher launcher;
+  // Never destroyed: a Pool in a global still reaps its workers through it at exit.
+  static SpawnLauncher& launcher = *new SpawnLauncher;
   return launcher;
 }
 

@@ -103,6 +103,15 @@ TEST_P(PoolFaults, ExitZeroMidTask) {
   mp::test::user_sees(
       "A task calls `exit(0)`: `mp::WorkerCrashed` \"exited with status 0\"; a worker leaving "
       "mid-task is never a result");
+#if defined(MP_TEST_ASAN)
+  if (GetParam() == mp::StartMethod::fork) {
+    // exit() runs LeakSanitizer's check in the worker. A worker forked by the pool's own
+    // thread has no copy of the main thread's stack to scan, so what only that stack
+    // reaches reads as leaked and the exit status becomes LeakSanitizer's. The plain,
+    // clang and ThreadSanitizer builds run this case.
+    GTEST_SKIP() << "LeakSanitizer's exit check in a worker forked off the main thread";
+  }
+#endif
   const auto e = crash_item_17(options(), [] { std::exit(0); });
   EXPECT_EQ(e.exitcode(), 0);
   EXPECT_NE(std::string(e.what()).find("exited with status 0"), std::string::npos) << e.what();

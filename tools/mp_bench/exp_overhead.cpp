@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <mp/errors.hpp>
 #include <mp/executor.hpp>
+#include <mp/parallel.hpp>
 #include <mp/pool.hpp>
 #include <mp/pool_options.hpp>
 #include <mp/process.hpp>
@@ -20,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <numeric>
+#include <ranges>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -42,8 +44,9 @@ struct Sizes {
   int map_large = 0;   // items of an auto-chunksize map
   int peer_trips = 0;  // round trips of the thread-based peers and the floor
   int async_trips = 0;
-  int crashes = 0;      // worker crashes per crash.recovery run
-  int outstanding = 0;  // apply_async calls waiting at once
+  int crashes = 0;        // worker crashes per crash.recovery run
+  int outstanding = 0;    // apply_async calls waiting at once
+  int parallel_tiny = 0;  // tiny calls of one Parallel call
 };
 
 // One measurement of a per-task cost: a run returns its seconds per item (or per round
@@ -135,6 +138,18 @@ PerItem submit_round_trips(Executor& ex, int n) {
     x = trip(x);
   }
   return {seconds_since(start) / n, x == n};
+}
+
+// joblib's benchmark: Parallel over n tiny calls (delayed(add_one)(i)), automatic
+// batching, the workers started before the clock.
+PerItem parallel_tiny(mp::Parallel& parallel, int n) {
+  auto calls =
+      std::views::iota(0, n) | std::views::transform([](int i) { return mp::delayed(add_one)(i); });
+  const auto start = Clock::now();
+  const std::vector<int> out = parallel(calls);
+  const double t = seconds_since(start);
+  const long long sum = std::accumulate(out.begin(), out.end(), 0LL);
+  return {t / n, sum == static_cast<long long>(n) * (n + 1) / 2};
 }
 
 // Per call: `outstanding` apply_async calls submitted, then every result taken. The cost
@@ -272,6 +287,7 @@ Sizes sizes_for(const Context& ctx) {
   s.async_trips = ctx.quick() ? 2000 : 20000;
   s.crashes = ctx.quick() ? 20 : 200;
   s.outstanding = 100000;
+  s.parallel_tiny = 100000;
   return s;
 }
 
@@ -338,6 +354,10 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
       {"executor.thread.submit", "thread", "s", w, n.peer_trips, {}, repeat, [thread_executor, n] {
          return submit_round_trips(*thread_executor, n.peer_trips);
        }});
+  auto parallel = std::make_shared<mp::Parallel>(w);
+  p.push_back({"parallel.tiny", "process", "items/s", w, n.parallel_tiny,
+               Params{}.integer("items", n.parallel_tiny), repeat,
+               [parallel, n] { return parallel_tiny(*parallel, n.parallel_tiny); }});
   auto thread_pool = std::make_shared<mp::ThreadPool>(w);
   p.push_back({"threadpool.apply", "thread", "s", w, n.peer_trips, {}, repeat, [thread_pool, n] {
                  return submit_round_trips(*thread_pool, n.peer_trips);
@@ -398,6 +418,9 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
   std::unique_ptr<mp::ThreadPoolExecutor> thread_executor;
   if (name == "pool.apply") {
     run = [&] { return apply_round_trips(*pool, items); };
+  } else if (name == "parallel.tiny") {
+    auto parallel = std::make_shared<mp::Parallel>(workers);
+    run = [parallel, items] { return parallel_tiny(*parallel, items); };
   } else if (name == "executor.process.submit") {
     process_executor = std::make_unique<mp::ProcessPoolExecutor>(workers);
     run = [&] { return submit_round_trips(*process_executor, items); };

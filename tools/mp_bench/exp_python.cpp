@@ -264,12 +264,12 @@ void run_python(Context& ctx) {
           python_record(ctx, "overhead", f, Params{}.integer("items", items), ok, json_bool(ok));
       std::string mine_variant = variant.substr(std::string("python.").size());
       if (mine_variant == "joblib.tiny") {
-        mine_variant = "pool.map.auto";  // mp's Parallel is still to come
+        mine_variant = "parallel.tiny";
       }
       Record mine = overhead_measure(ctx, mine_variant, py.workers, static_cast<int>(items));
       rows.push_back(
           {"overhead",
-           variant == "python.joblib.tiny" ? "joblib.tiny vs pool.map.auto" : mine_variant,
+           variant == "python.joblib.tiny" ? "joblib.tiny vs parallel.tiny" : mine_variant,
            py.workers, py, mine});
     }
   }

@@ -107,6 +107,27 @@ F decode_callable(Reader& r) {
   }
 }
 
+// A function pointer sent as a value (inside an argument, say) rather than as the task's
+// callable: module + offset, as encode_callable sends one, checked on arrival.
+template <class F>
+struct SentFunction {
+  F f = nullptr;
+  template <class Archive>
+  void save(Archive& ar) const {
+    const CodeAddress a = code_address_of(reinterpret_cast<std::uintptr_t>(f));
+    ar(a.module, a.offset);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    CodeAddress a;
+    ar(a.module, a.offset);
+    f = reinterpret_cast<F>(resolve_code_address(a));
+  }
+};
+// Never as raw bytes: the address means nothing in a process started by exec.
+template <class F>
+struct fast_codec<SentFunction<F>> : std::false_type {};
+
 // How an argument given to Process, apply_async or submit is kept until it is sent: by
 // value, and a string literal or other char pointer as a std::string, so that it can be
 // sent to a process that does not share the caller's memory. The target converts it to

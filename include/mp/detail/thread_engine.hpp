@@ -16,6 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "mp/detail/future_core.hpp"
@@ -72,6 +74,32 @@ class ThreadEngine {
   std::atomic<unsigned> last_slot_{0};
   std::vector<std::thread> threads_;
   std::once_flag joined_;
+};
+
+// A task run by a thread: f(args...) into the future.
+template <class T, class Fn, class Tuple>
+class ThreadTask final : public FutureState<T> {
+ public:
+  ThreadTask(Fn fn, Tuple args) : fn_(std::move(fn)), args_(std::move(args)) {}
+  void run() noexcept override {
+    if (!this->start()) {
+      return;  // cancelled
+    }
+    try {
+      if constexpr (std::is_void_v<T>) {
+        std::apply(fn_, std::move(args_));
+      } else {
+        this->set_value(std::apply(fn_, std::move(args_)));
+      }
+      this->finish(nullptr);
+    } catch (...) {
+      this->finish(std::current_exception());
+    }
+  }
+
+ private:
+  Fn fn_;
+  Tuple args_;
 };
 
 }  // namespace mp::detail
