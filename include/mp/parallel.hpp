@@ -133,9 +133,32 @@ template <class T>
 struct delayed_traits : std::false_type {};
 template <class F, class... Args>
 struct delayed_traits<DelayedCall<F, Args...>> : std::true_type {
+  using Call = DelayedCall<F, Args...>;
+  using Arguments = std::tuple<Args...>;
   using Item = std::tuple<sent_function_t<F>, Args...>;  // the function, then its arguments
   using Result = std::decay_t<std::invoke_result_t<const F&, const Args&...>>;
 };
+
+// The function every call names, when it can be sent once for all of them instead of with
+// each call: a function object without state, or one function pointer throughout.
+template <class F, class... Args>
+std::optional<F> shared_function(const std::vector<DelayedCall<F, Args...>>& calls) {
+  if (calls.empty()) {
+    return std::nullopt;
+  }
+  if constexpr (std::is_empty_v<F>) {
+    return calls.front().f;
+  } else if constexpr (is_function_pointer_v<F>) {
+    for (const auto& c : calls) {
+      if (c.f != calls.front().f) {
+        return std::nullopt;
+      }
+    }
+    return calls.front().f;
+  } else {
+    return std::nullopt;
+  }
+}
 
 // Calls a DelayedCall's function on its arguments: both travel as one tuple, the
 // function first, so calls of one type may still name different functions (two function
@@ -179,12 +202,23 @@ class Parallel {
   template <std::ranges::input_range Calls>
   auto operator()(Calls&& calls) {
     using R = typename traits<Calls>::Result;
-    auto items = collect(std::forward<Calls>(calls));
     const detail::ApplyDelayed apply;
     if (processes_) {
       // Auto: chunks of one, merged into messages by their measured run time.
-      return processes_->map(apply, items, std::max<long long>(chunksize(), 1));
+      const long long chunk = std::max<long long>(chunksize(), 1);
+      auto all = materialize(std::forward<Calls>(calls));
+      if (auto f = detail::shared_function(all)) {
+        // One function for all: it goes once per message, each call sends its arguments.
+        std::vector<typename traits<Calls>::Arguments> args;
+        args.reserve(all.size());
+        for (auto& c : all) {
+          args.push_back(std::move(c.args));
+        }
+        return processes_->starmap(*f, args, chunk);
+      }
+      return processes_->map(apply, collect(all), chunk);
     }
+    auto items = collect(std::forward<Calls>(calls));
     if (threads_) {
       return chunksize() > 0 ? threads_->map(apply, items, chunksize())
                              : threads_->map(apply, items);
@@ -259,6 +293,18 @@ class Parallel {
   }
 
   long long chunksize() const { return options_.batch_size; }
+
+  template <class Calls>
+  static auto materialize(Calls&& calls) {
+    using Traits = traits<Calls>;
+    static_assert(Traits::value,
+                  "mp: Parallel takes a range of mp::delayed(f)(args...) calls, all of one type");
+    std::vector<typename Traits::Call> out;
+    for (auto&& c : calls) {
+      out.push_back(c);
+    }
+    return out;
+  }
 
   // The calls as (function, arguments...) tuples.
   template <class Calls>
