@@ -2,8 +2,7 @@
 // threads, and the four task(idx, count) jobs with Parallel(n_jobs=4).
 //
 // Python:  Parallel(n_jobs=4)(delayed(task)(i, count) for i in range(4))
-// C++:     mp::Parallel(4)(std::views::iota(0, 4) | std::views::transform(
-//              [&](int i) { return mp::delayed(task)(i, count); }));
+// C++:     mp::Parallel(4)(mp::delayed(task).over(jobs));   // jobs: (i, count) pairs
 //
 // Usage: 10_parallel_delayed [samples = 1e8] [count = 10000000]
 #include <mp/mp.hpp>  // Parallel, delayed, Backend, Random
@@ -13,7 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
-#include <ranges>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -51,10 +51,11 @@ int main(int argc, char** argv) {
   const auto count = static_cast<std::uint64_t>(argc > 2 ? std::atof(argv[2]) : 1e7);
   constexpr std::uint64_t kBlocks = 8;
   const std::uint64_t share = samples / kBlocks;
-  auto darts =
-      std::views::iota(std::uint64_t{0}, kBlocks) | std::views::transform([share](std::uint64_t s) {
-        return mp::delayed(estimate_circle)(share, s);
-      });
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> blocks;  // (samples, stream)
+  for (std::uint64_t stream = 0; stream < kBlocks; ++stream) {
+    blocks.emplace_back(share, stream);
+  }
+  const auto darts = mp::delayed(estimate_circle).over(blocks);
   double first = 0;
   for (mp::Backend backend : {mp::Backend::processes, mp::Backend::threads}) {
     const auto start = std::chrono::steady_clock::now();
@@ -73,9 +74,11 @@ int main(int argc, char** argv) {
     first = pi;
   }
   const auto start = std::chrono::steady_clock::now();
-  const auto sums = mp::Parallel(4)(std::views::iota(0, 4) | std::views::transform([count](int i) {
-                                      return mp::delayed(task)(i, count);
-                                    }));
+  std::vector<std::pair<int, std::uint64_t>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.emplace_back(i, count);
+  }
+  const auto sums = mp::Parallel(4)(mp::delayed(task).over(jobs));
   std::printf("4 jobs with Parallel(n_jobs=4): %.3f s\n", seconds_since(start));
   for (int i = 0; i < 4; ++i) {
     std::printf("job %d: %llu\n", i,

@@ -1,8 +1,10 @@
 // mp::Parallel and mp::delayed: joblib's one-line front end.
 //
-// Python:  Parallel(n_jobs=2)(delayed(sqrt)(i ** 2) for i in range(10))
-// C++:     mp::Parallel(2)(std::views::iota(0, 10) | std::views::transform([](int i) {
-//            return mp::delayed(root)(i * i); }));
+// Python:  Parallel(n_jobs=2)(delayed(sqrt)(i) for i in xs)
+// C++:     mp::Parallel(2)(mp::delayed(root).over(xs));
+//
+// Any input range of delayed calls will do (a vector filled in a loop, or a
+// std::views::transform pipeline with g++; clang 14 cannot compile libstdc++ 12's views).
 //
 //   mp::Parallel parallel({.n_jobs = -1, .backend = mp::Backend::threads});
 //   std::vector<double> ys = parallel(calls);          // in input order
@@ -73,6 +75,28 @@ struct Delayed {
   template <class... Args>
   DelayedCall<F, detail::stored_arg_t<Args>...> operator()(Args&&... args) const {
     return {f, std::tuple<detail::stored_arg_t<Args>...>(std::forward<Args>(args)...)};
+  }
+  // One call per item: f(item) for each, or f(a, b...) for a tuple or pair of arguments
+  // (the generator expression `delayed(f)(x) for x in xs`).
+  template <std::ranges::input_range Range>
+  auto over(Range&& items) const {
+    using Item = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
+    if constexpr (detail::is_specialization<Item, std::tuple>::value ||
+                  detail::is_specialization<Item, std::pair>::value) {
+      using Call = decltype(std::apply(*this, std::declval<const Item&>()));
+      std::vector<Call> calls;
+      for (auto&& x : items) {
+        calls.push_back(std::apply(*this, static_cast<const Item&>(x)));
+      }
+      return calls;
+    } else {
+      using Call = decltype((*this)(std::declval<const Item&>()));
+      std::vector<Call> calls;
+      for (auto&& x : items) {
+        calls.push_back((*this)(static_cast<const Item&>(x)));
+      }
+      return calls;
+    }
   }
 };
 

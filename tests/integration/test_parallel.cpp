@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <mp/mp.hpp>
-#include <ranges>
 #include <set>
 #include <string>
 #include <thread>
@@ -28,10 +27,15 @@ int fails_on_7(int x) {
   return x;
 }
 
-auto squares(int n) {
-  return std::views::iota(0, n) |
-         std::views::transform([](int i) { return mp::delayed(square)(i); });
+std::vector<int> upto(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    v[static_cast<std::size_t>(i)] = i;
+  }
+  return v;
 }
+
+auto squares(int n) { return mp::delayed(square).over(upto(n)); }
 
 class ParallelTest : public mp::test::HygieneTest,
                      public ::testing::WithParamInterface<mp::Backend> {
@@ -79,8 +83,7 @@ TEST_P(ParallelTest, Generators) {
 
 TEST_P(ParallelTest, TheFirstFailureIsRethrownWithItsIndex) {
   mp::Parallel parallel(options());
-  auto calls = std::views::iota(0, 20) |
-               std::views::transform([](int i) { return mp::delayed(fails_on_7)(i); });
+  auto calls = mp::delayed(fails_on_7).over(upto(20));
   try {
     parallel(calls);
     FAIL() << "no exception";
@@ -99,8 +102,7 @@ TEST_P(ParallelTest, TheFirstFailureIsRethrownWithItsIndex) {
 
 TEST_P(ParallelTest, OutcomesKeepEveryOtherResult) {
   mp::Parallel parallel(options());
-  auto calls = std::views::iota(0, 20) |
-               std::views::transform([](int i) { return mp::delayed(fails_on_7)(i); });
+  auto calls = mp::delayed(fails_on_7).over(upto(20));
   const auto outcomes = parallel.outcomes(calls);
   ASSERT_EQ(outcomes.size(), 20u);
   for (int i = 0; i < 20; ++i) {
@@ -118,8 +120,10 @@ TEST_P(ParallelTest, OutcomesKeepEveryOtherResult) {
 TEST_P(ParallelTest, DifferentFunctionsOfOneTypeAndConvertedArguments) {
   mp::Parallel parallel(options());
   double (*const fns[])(double) = {std::sqrt, std::cbrt};
-  auto calls = std::views::iota(0, 10) |
-               std::views::transform([fns](int i) { return mp::delayed(fns[i % 2])(64.0); });
+  std::vector<mp::DelayedCall<double (*)(double), double>> calls;
+  for (int i = 0; i < 10; ++i) {
+    calls.push_back(mp::delayed(fns[i % 2])(64.0));
+  }
   const auto ys = parallel(calls);
   EXPECT_DOUBLE_EQ(ys[0], 8.0);
   EXPECT_DOUBLE_EQ(ys[1], 4.0);
@@ -168,7 +172,7 @@ int sleep_ms(int ms) {
 TEST_F(ParallelOptionsTest, ATimeoutFailsOnlyTheCallThatHangs) {
   mp::Parallel parallel(mp::ParallelOptions{.n_jobs = 2, .timeout = 200ms});
   const std::vector<int> ms{1, 10'000, 2, 3};
-  auto calls = ms | std::views::transform([](int m) { return mp::delayed(sleep_ms)(m); });
+  auto calls = mp::delayed(sleep_ms).over(ms);
   const auto outcomes = parallel.outcomes(calls);
   ASSERT_EQ(outcomes.size(), 4u);
   EXPECT_EQ(outcomes[0].value(), 1);
@@ -180,9 +184,7 @@ TEST_F(ParallelOptionsTest, ATimeoutFailsOnlyTheCallThatHangs) {
 TEST_F(ParallelOptionsTest, WorkersAreKeptAcrossCalls) {
   mp::Parallel parallel(2);
   auto pids = [&] {
-    auto calls = std::views::iota(0, 50) | std::views::transform([](int) {
-                   return mp::delayed([] { return static_cast<int>(::getpid()); })();
-                 });
+    auto calls = mp::delayed([](int) { return static_cast<int>(::getpid()); }).over(upto(50));
     const auto v = parallel(calls);
     return std::set<int>(v.begin(), v.end());
   };

@@ -21,7 +21,6 @@
 #include <functional>
 #include <memory>
 #include <numeric>
-#include <ranges>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -143,8 +142,9 @@ PerItem submit_round_trips(Executor& ex, int n) {
 // joblib's benchmark: Parallel over n tiny calls (delayed(add_one)(i)), automatic
 // batching, the workers started before the clock.
 PerItem parallel_tiny(mp::Parallel& parallel, int n) {
-  auto calls =
-      std::views::iota(0, n) | std::views::transform([](int i) { return mp::delayed(add_one)(i); });
+  std::vector<int> items(static_cast<std::size_t>(n));
+  std::iota(items.begin(), items.end(), 0);
+  const auto calls = mp::delayed(add_one).over(items);
   const auto start = Clock::now();
   const std::vector<int> out = parallel(calls);
   const double t = seconds_since(start);
