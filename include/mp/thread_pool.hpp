@@ -102,10 +102,15 @@ struct ThreadMapJoin {
       }
     }
     state->start();
+    // The failure is handed to the future, and this thread keeps no other reference to
+    // it: whoever drops the last one destroys it, after the future's lock ordered the
+    // hand-over (the count inside std::exception_ptr is invisible to ThreadSanitizer).
     for (auto& p : parts) {
       for (auto& item : p) {
         if (item.error) {
-          state->finish(item.error);
+          std::exception_ptr error = std::move(item.error);
+          parts.clear();
+          state->finish(std::move(error));
           return;
         }
       }

@@ -85,16 +85,19 @@ class ThreadTask final : public FutureState<T> {
     if (!this->start()) {
       return;  // cancelled
     }
+    std::exception_ptr error;
     try {
       if constexpr (std::is_void_v<T>) {
         std::apply(fn_, std::move(args_));
       } else {
         this->set_value(std::apply(fn_, std::move(args_)));
       }
-      this->finish(nullptr);
     } catch (...) {
-      this->finish(std::current_exception());
+      error = std::current_exception();
     }
+    // Outside the handler, and moved: once the future has the exception, this thread
+    // holds no reference that could be the last (see ThreadMapJoin).
+    this->finish(std::move(error));
   }
 
  private:
