@@ -278,18 +278,7 @@ class ProcessPoolExecutor {
   // tasks are all submitted now, `chunksize` items each.
   template <class F, std::ranges::input_range Range>
   auto map(F&& f, Range&& items, MapOptions o = {}) {
-    detail::check_map_options(o);
-    check_open();
-    using Fn = std::decay_t<F>;
-    using Item = detail::item_t<Range>;
-    using R = detail::map_result_t<Fn, Item>;
-    const auto deadline = detail::map_deadline(o);
-    std::deque<Future<std::vector<R>>> chunks;
-    Fn fn(std::forward<F>(f));
-    for (auto& chunk : detail::chunks_of(std::forward<Range>(items), o.chunksize)) {
-      chunks.push_back(submit_chunk<R>(fn, std::move(chunk)));
-    }
-    return MapResults<R>(std::move(chunks), deadline);
+    return map_chunks<false>(std::forward<F>(f), std::forward<Range>(items), o);
   }
 
   // f(a, b, ...) over several ranges side by side, up to the shortest (Python's
@@ -299,18 +288,7 @@ class ProcessPoolExecutor {
   requires std::ranges::input_range<B>
   auto map(F&& f, A&& a, B&& b, Rest&&... rest) {
     auto [items, o] = detail::zip_map_arguments(a, b, rest...);
-    detail::check_map_options(o);
-    check_open();
-    using Fn = std::decay_t<F>;
-    using Item = typename decltype(items)::value_type;
-    using R = detail::starmap_result_t<Fn, Item>;
-    const auto deadline = detail::map_deadline(o);
-    std::deque<Future<std::vector<R>>> chunks;
-    Fn fn(std::forward<F>(f));
-    for (auto& chunk : detail::chunks_of(std::move(items), o.chunksize)) {
-      chunks.push_back(submit_chunk<R, true>(fn, std::move(chunk)));
-    }
-    return MapResults<R>(std::move(chunks), deadline);
+    return map_chunks<true>(std::forward<F>(f), std::move(items), o);
   }
 
   // No more submissions. cancel_futures cancels the tasks not started yet; with `wait`,
@@ -358,7 +336,23 @@ class ProcessPoolExecutor {
     }
   }
 
-  template <class R, bool Spread = false, class Fn, class Item>
+  // Every chunk of `items` submitted now (Spread: each item is a tuple of arguments).
+  template <bool Spread, class F, class Range>
+  auto map_chunks(F&& f, Range&& items, const MapOptions& o) {
+    detail::check_map_options(o);
+    check_open();
+    using Fn = std::decay_t<F>;
+    using R = typename detail::ChunkKernel<Fn, detail::item_t<Range>, Spread>::Result;
+    const auto deadline = detail::map_deadline(o);
+    std::deque<Future<std::vector<R>>> chunks;
+    Fn fn(std::forward<F>(f));
+    for (auto& chunk : detail::chunks_of(std::forward<Range>(items), o.chunksize)) {
+      chunks.push_back(submit_chunk<R, Spread>(fn, std::move(chunk)));
+    }
+    return MapResults<R>(std::move(chunks), deadline);
+  }
+
+  template <class R, bool Spread, class Fn, class Item>
   Future<std::vector<R>> submit_chunk(const Fn& fn, std::vector<Item> chunk) {
     const std::size_t n = chunk.size();
     using JobT = detail::ChunkedJob<Fn, std::vector<Item>, Spread, detail::VectorSink<R>>;
@@ -396,13 +390,7 @@ class ThreadPoolExecutor {
   // serialized. Throws std::logic_error after shutdown.
   template <class F, class... Args>
   auto submit(F&& f, Args&&... args) {
-    using Fn = std::decay_t<F>;
-    using Tuple = std::tuple<std::decay_t<Args>...>;
-    using R = std::decay_t<decltype(std::apply(std::declval<Fn&>(), std::declval<Tuple&&>()))>;
-    auto task = std::make_shared<detail::ThreadTask<R, Fn, Tuple>>(
-        Fn(std::forward<F>(f)), Tuple(std::forward<Args>(args)...));
-    engine_.submit(task);
-    return Future<R>(std::move(task));
+    return detail::submit_thread_task(engine_, std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   // As ProcessPoolExecutor::map, on threads.

@@ -297,6 +297,11 @@ class Parallel {
  private:
   template <class Calls>
   using traits = detail::delayed_traits<std::ranges::range_value_t<std::remove_reference_t<Calls>>>;
+  template <class Calls>
+  struct checked_traits : traits<Calls> {
+    static_assert(traits<Calls>::value,
+                  "mp: Parallel takes a range of mp::delayed(f)(args...) calls, all of one type");
+  };
 
   static ParallelOptions checked(ParallelOptions o) {
     if (o.n_jobs == 0) {
@@ -320,9 +325,7 @@ class Parallel {
 
   template <class Calls>
   static auto materialize(Calls&& calls) {
-    using Traits = traits<Calls>;
-    static_assert(Traits::value,
-                  "mp: Parallel takes a range of mp::delayed(f)(args...) calls, all of one type");
+    using Traits = checked_traits<Calls>;
     std::vector<typename Traits::Call> out;
     for (auto&& c : calls) {
       out.push_back(c);
@@ -333,9 +336,7 @@ class Parallel {
   // The calls as (function, arguments...) tuples.
   template <class Calls>
   static auto collect(Calls&& calls) {
-    using Traits = traits<Calls>;
-    static_assert(Traits::value,
-                  "mp: Parallel takes a range of mp::delayed(f)(args...) calls, all of one type");
+    using Traits = checked_traits<Calls>;
     std::vector<typename Traits::Item> items;
     for (auto&& c : calls) {
       using G = std::tuple_element_t<0, typename Traits::Item>;
@@ -356,13 +357,15 @@ class Parallel {
         return pool.imap_unordered(detail::ApplyDelayed{}, std::move(items), chunk);
       }
     };
-    if (processes_) {
-      auto results = std::make_shared<decltype(open(*processes_))>(open(*processes_));
+    auto from = [&](auto& pool) {
+      auto results = std::make_shared<decltype(open(pool))>(open(pool));
       return ResultStream<R>([results] { return results->next(); });
+    };
+    if (processes_) {
+      return from(*processes_);
     }
     if (threads_) {
-      auto results = std::make_shared<decltype(open(*threads_))>(open(*threads_));
-      return ResultStream<R>([results] { return results->next(); });
+      return from(*threads_);
     }
     // Sequential: each call made when its result is asked for.
     auto state = std::make_shared<std::pair<decltype(items), std::size_t>>(std::move(items), 0);

@@ -85,8 +85,6 @@ requires(sizeof...(A) > 0) struct ends_with_callbacks<A...>
     : is_callbacks<std::remove_cvref_t<std::tuple_element_t<sizeof...(A) - 1, std::tuple<A...>>>> {
 };
 
-void report_callback_error(const char* what) noexcept;
-
 // Makes `job` run the callbacks once it finishes. Single: the value is the one result of
 // apply_async; otherwise the whole vector.
 template <bool Single, class JobT, class V, class E>
@@ -104,10 +102,8 @@ void attach_callbacks(JobT& job, Callbacks<V, E> cbs) {
       } else {
         cbs.callback();
       }
-    } catch (const std::exception& e) {
-      report_callback_error(e.what());
     } catch (...) {
-      report_callback_error("an exception not derived from std::exception");
+      report_callback_error(std::current_exception());
     }
   };
 }

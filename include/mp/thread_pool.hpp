@@ -185,18 +185,15 @@ class ThreadImap : public PullRange<ThreadImap<R, Ordered, Fn, Range, Spread>, R
         chunk.push_back(static_cast<Item>(*it));
       }
       auto fn = fn_;
-      auto task = std::make_shared<ThreadTask<Chunk, std::function<Chunk(std::vector<Item>)>,
-                                              std::tuple<std::vector<Item>>>>(
-          [fn](std::vector<Item> c) { return run_thread_chunk<R, Spread>(*fn, c); },
-          std::tuple<std::vector<Item>>(std::move(chunk)));
-      Future<Chunk> f(task);
+      Future<Chunk> f = submit_thread_task(
+          *engine_, [fn](std::vector<Item> c) { return run_thread_chunk<R, Spread>(*fn, c); },
+          std::move(chunk));
       if constexpr (!Ordered) {
         f.add_done_callback([ready = ready_](const Future<Chunk>& g) {
           std::lock_guard l(ready->m);
           ready->done.push_back(g);
         });
       }
-      engine_->submit(task);
       in_flight_.push_back(std::move(f));
     }
   }
@@ -395,13 +392,7 @@ class ThreadPool {
 
   template <class F, class... Args>
   auto submit_call(F&& f, Args&&... args) {
-    using Fn = std::decay_t<F>;
-    using Tuple = std::tuple<std::decay_t<Args>...>;
-    using R = std::decay_t<decltype(std::apply(std::declval<Fn&>(), std::declval<Tuple&&>()))>;
-    auto task = std::make_shared<detail::ThreadTask<R, Fn, Tuple>>(
-        Fn(std::forward<F>(f)), Tuple(std::forward<Args>(args)...));
-    engine_->submit(task);
-    return Future<R>(std::move(task));
+    return detail::submit_thread_task(*engine_, std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   template <class T, class V, class E>
@@ -415,10 +406,8 @@ class ThreadPool {
         } else {
           cbs.callback(g.result());
         }
-      } catch (const std::exception& ex) {
-        detail::report_callback_error(ex.what());
       } catch (...) {
-        detail::report_callback_error("an exception not derived from std::exception");
+        detail::report_callback_error(std::current_exception());
       }
     });
   }

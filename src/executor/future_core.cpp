@@ -1,9 +1,9 @@
 #include "mp/detail/future_core.hpp"
 
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 
+#include "mp/detail/pool_core.hpp"  // report_callback_error
 #include "mp/errors.hpp"
 #include "sys/futex.hpp"
 
@@ -122,7 +122,7 @@ void FutureCore::complete(Status final, std::exception_ptr error) noexcept {
     try {
       fn();
     } catch (...) {
-      report_done_callback_error(std::current_exception());
+      report_callback_error(std::current_exception());
     }
   }
 }
@@ -138,7 +138,7 @@ void FutureCore::add_done_callback(std::function<void()> fn) {
   try {
     fn();
   } catch (...) {
-    report_done_callback_error(std::current_exception());
+    report_callback_error(std::current_exception());
   }
 }
 
@@ -157,16 +157,6 @@ std::exception_ptr FutureCore::exception() const {
 
 void FutureCore::throw_timeout(const char* what) {
   throw TimeoutError(std::string("mp: ") + what + ": the future was not done in time");
-}
-
-void report_done_callback_error(std::exception_ptr e) noexcept {
-  try {
-    std::rethrow_exception(std::move(e));
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "mp: a done-callback threw (ignored): %s\n", ex.what());
-  } catch (...) {
-    std::fprintf(stderr, "mp: a done-callback threw (ignored)\n");
-  }
 }
 
 }  // namespace mp::detail

@@ -101,18 +101,9 @@ std::shared_ptr<FutureCore> ThreadEngine::take_handed(Slot& slot) {
 }
 
 void ThreadEngine::submit(std::shared_ptr<FutureCore> task) {
-  {
-    // The flags are read under the lock below too; this first look only decides whether
-    // a looking thread may take the task without it.
-    std::lock_guard l(m_);
-    if (broken_) {
-      std::rethrow_exception(broken_);
-    }
-    if (stopping_) {
-      throw std::logic_error("mp: cannot submit after shutdown()");
-    }
-  }
-  if (hand_off(task)) {
+  // A looking thread takes the task without the lock; once the engine has closed
+  // (shutdown, a failed initializer) the locked path below says why it refuses.
+  if (open_.load(std::memory_order_acquire) && hand_off(task)) {
     return;
   }
   std::lock_guard l(m_);
@@ -139,6 +130,7 @@ void ThreadEngine::shutdown(bool wait, bool cancel_pending) {
   {
     std::lock_guard l(m_);
     stopping_ = true;
+    open_.store(false, std::memory_order_release);
     if (cancel_pending) {
       cancelled.swap(queue_);
       queued_.store(0, std::memory_order_release);
@@ -186,6 +178,7 @@ void ThreadEngine::work(int index) {
         std::lock_guard l(m_);
         if (!broken_) {
           broken_ = error;
+          open_.store(false, std::memory_order_release);
         }
       }
       fail_queued(error);
@@ -197,6 +190,7 @@ void ThreadEngine::work(int index) {
         std::lock_guard l(m_);
         if (!broken_) {
           broken_ = error;
+          open_.store(false, std::memory_order_release);
         }
       }
       fail_queued(error);

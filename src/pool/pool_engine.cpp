@@ -181,7 +181,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     }
     settle(job);
     dispatch();
-    last_busy_ = Clock::now();
+    ++activity_;
     if (progress_parked_) {
       progress_parked_ = false;
       progress_cv_.notify_one();
@@ -191,8 +191,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
 
   void abandon(const std::shared_ptr<Job>& job) override {
     std::unique_lock l(mu_);
-    job->abandon();
+    job->exhausted_ = true;  // no more of its input is read; what was sent finishes
     settle(job);
+    dispatch();  // drops it from the jobs with input to send
     run_completions(l);
   }
 
@@ -217,7 +218,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       PoolEngine& e;
       ~Leave() {
         if (--e.waiters_ == 0 && e.anything_outstanding()) {
-          e.last_busy_ = Clock::now();
+          ++e.activity_;
         }
       }
     } leave{*this};
@@ -363,24 +364,35 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
 
   // The progress thread: drives the pool while work is outstanding and no caller does.
   void progress_main(std::unique_lock<std::mutex>& l) {
+    // The pool was last seen busy (activity_ moving, or work to drive) at busy_at.
+    std::uint64_t seen_activity = activity_;
+    auto busy_at = Clock::now();
     while (!stop_progress_) {
       if (!respawns_.empty()) {
         respawn_pending();
         continue;
       }
+      // Input an imap holds back for its consumer needs nobody until the consumer comes.
       const bool needed = waiters_ == 0 && state_ != State::joined && state_ != State::terminated &&
-                          !broken_ && (anything_outstanding() || !completed_.empty());
+                          !broken_ && (anything_sendable_or_running() || !completed_.empty());
       if (!needed) {
-        if (waiters_ == 0 && Clock::now() - last_busy_ > kLinger) {
+        const auto now = Clock::now();
+        if (activity_ != seen_activity) {
+          seen_activity = activity_;
+          busy_at = now;
+        }
+        if (waiters_ == 0 && now - busy_at > kLinger) {
           progress_parked_ = true;
           progress_cv_.wait(l, [this] { return stop_progress_ || !progress_parked_; });
           progress_parked_ = false;
+          seen_activity = activity_;
+          busy_at = Clock::now();
         } else {
           progress_cv_.wait_for(l, kStandbyLook);
         }
         continue;
       }
-      last_busy_ = Clock::now();
+      busy_at = Clock::now();
       run_completions(l);
       if (drive_once()) {
         continue;
@@ -849,7 +861,9 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
   std::condition_variable progress_cv_;
   bool progress_parked_ = false;  // asleep until a submit
   bool stop_progress_ = false;
-  Clock::time_point last_busy_ = Clock::now();
+  // Counts submits and callers leaving work behind: the progress thread parks after
+  // kLinger without a change (a counter, so the submit path reads no clock).
+  std::uint64_t activity_ = 0;
 };
 
 }  // namespace

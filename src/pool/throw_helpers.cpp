@@ -9,8 +9,14 @@
 
 namespace mp::detail {
 
-void report_callback_error(const char* what) noexcept {
-  std::fprintf(stderr, "mp: a result callback threw (ignored): %s\n", what);
+void report_callback_error(std::exception_ptr error) noexcept {
+  try {
+    std::rethrow_exception(std::move(error));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mp: a callback threw (ignored): %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "mp: a callback threw (ignored): not a std::exception\n");
+  }
 }
 
 void throw_invalid_chunksize(long long chunksize) {

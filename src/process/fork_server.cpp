@@ -297,7 +297,6 @@ const bool g_registered = register_child_role("forkserver", &run_fork_server);
 class ForkServerClient final : public Launcher {
  public:
   ForkServerClient() = default;
-  ~ForkServerClient() override { stop(); }
 
   Launched launch(const LaunchSpec& spec) override {
     if (spec.fds.size() + 1 > kMaxFds || spec.role.size() >= sizeof(LaunchRequest{}.role)) {

@@ -118,7 +118,4 @@ class FutureState : public FutureCore {
 template <>
 class FutureState<void> : public FutureCore {};
 
-// Reports an exception thrown by a done-callback (it is not the task's).
-void report_done_callback_error(std::exception_ptr e) noexcept;
-
 }  // namespace mp::detail

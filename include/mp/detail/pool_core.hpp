@@ -72,9 +72,6 @@ class Job {
   // Called once, under the engine's lock, before the job's first chunk is sent; false
   // withdraws the job (its future was cancelled) and it fails with CancelledError.
   std::function<bool()> start_;
-  // The caller gave the results up (an imap iterator destroyed before its end): nothing
-  // more is read from the input; results of tasks already sent are dropped.
-  virtual void abandon() { exhausted_ = true; }
 
   std::exception_ptr error_;
   bool exhausted_ = false;  // the input has no more chunks
@@ -115,7 +112,8 @@ class PoolCore {
   virtual bool wait(WaitCondition done, Clock::time_point deadline) = 0;
   // The engine's lock: held to read what the engine writes (an imap's ready results).
   virtual std::unique_lock<std::mutex> lock() = 0;
-  // See Job::abandon().
+  // The caller gave the results up (an imap iterator destroyed before its end): nothing
+  // more is read from the job's input; results of tasks already sent are dropped.
   virtual void abandon(const std::shared_ptr<Job>& job) = 0;
   virtual void close() = 0;
   // Returns false if the deadline passed first (join may be called again).
@@ -130,5 +128,8 @@ class PoolCore {
 [[noreturn]] void throw_invalid_chunksize(long long chunksize);
 [[noreturn]] void throw_timeout(const char* what);
 [[noreturn]] void throw_pool_gone();
+// Reports on stderr an exception a callback threw (a result callback, a future's
+// done-callback): it is not the task's, and nobody waits to catch it.
+void report_callback_error(std::exception_ptr error) noexcept;
 
 }  // namespace mp::detail

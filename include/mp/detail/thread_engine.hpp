@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "mp/detail/future_core.hpp"
+#include "mp/future.hpp"
 
 namespace mp::detail {
 
@@ -67,6 +68,7 @@ class ThreadEngine {
   int sleeping_ = 0;
   bool stopping_ = false;
   std::exception_ptr broken_;
+  std::atomic<bool> open_{true};  // neither stopping_ nor broken_, readable without m_
   std::function<void()> initializer_;
   std::chrono::microseconds spin_;
   std::unique_ptr<Slot[]> slots_;
@@ -104,5 +106,17 @@ class ThreadTask final : public FutureState<T> {
   Fn fn_;
   Tuple args_;
 };
+
+// f(args...) as a task on `engine` (copies of f and of the arguments), and its future.
+template <class F, class... Args>
+auto submit_thread_task(ThreadEngine& engine, F&& f, Args&&... args) {
+  using Fn = std::decay_t<F>;
+  using Tuple = std::tuple<std::decay_t<Args>...>;
+  using R = std::decay_t<decltype(std::apply(std::declval<Fn&>(), std::declval<Tuple&&>()))>;
+  auto task = std::make_shared<ThreadTask<R, Fn, Tuple>>(Fn(std::forward<F>(f)),
+                                                         Tuple(std::forward<Args>(args)...));
+  engine.submit(task);
+  return Future<R>(std::move(task));
+}
 
 }  // namespace mp::detail
