@@ -115,4 +115,38 @@ class SerializationError : public Error {
   using Error::Error;
 };
 
+// A shared lock was acquired from a thread that died holding it (its process was killed,
+// or it exited in the critical section). The caller now holds the lock: the data it
+// guards may be half-updated, so repair or re-check it, then release the lock.
+class OwnerDied : public Error {
+ public:
+  using Error::Error;
+};
+
+// A Barrier was broken: a waiter timed out, abort() or reset() was called, or a process
+// known to take part died before arriving. Every wait fails until reset().
+class BrokenBarrierError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Queue::put_nowait (or put with a timeout) found the queue full (Python's queue.Full).
+class Full : public Error {
+ public:
+  using Error::Error;
+};
+
+// Queue::get_nowait (or get with a timeout) found the queue empty (Python's queue.Empty).
+class Empty : public Error {
+ public:
+  using Error::Error;
+};
+
+// A Connection's peer is gone: every copy of the other end was closed (its processes
+// exited or were killed) and nothing is left to receive (Python's EOFError).
+class EOFError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace mp

@@ -85,7 +85,7 @@ class MapResults : public detail::PullRange<MapResults<R>, R> {
 namespace detail {
 
 inline FutureCore::Clock::time_point map_deadline(const MapOptions& o) {
-  return o.timeout ? FutureCore::deadline_after(*o.timeout) : FutureCore::Clock::time_point::max();
+  return o.timeout ? deadline_after(*o.timeout) : FutureCore::Clock::time_point::max();
 }
 
 inline void check_map_options(const MapOptions& o) {

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "mp/detail/deadline.hpp"
 #include "mp/detail/future_core.hpp"
 #include "mp/detail/pull_range.hpp"
 #include "mp/errors.hpp"
@@ -64,7 +65,7 @@ class Future {
   // zero timeout: only if not done now).
   template <class Rep, class Period>
   decltype(auto) result(std::chrono::duration<Rep, Period> timeout) const {
-    if (!state().wait_until(detail::FutureCore::deadline_after(timeout))) {
+    if (!state().wait_until(detail::deadline_after(timeout))) {
       detail::FutureCore::throw_timeout("Future::result");
     }
     return value();
@@ -77,7 +78,7 @@ class Future {
   }
   template <class Rep, class Period>
   std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
-    if (!state().wait_until(detail::FutureCore::deadline_after(timeout))) {
+    if (!state().wait_until(detail::deadline_after(timeout))) {
       detail::FutureCore::throw_timeout("Future::exception");
     }
     return error_of_done();
@@ -87,7 +88,7 @@ class Future {
   void wait() const { state().wait_until(Clock::time_point::max()); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) const {
-    return state().wait_until(detail::FutureCore::deadline_after(timeout));
+    return state().wait_until(detail::deadline_after(timeout));
   }
 
   // Python's AsyncResult names, so code written for Pool::apply_async reads the same.
@@ -187,7 +188,7 @@ AsCompleted<T> as_completed(std::vector<Future<T>> futures) {
 template <class T, class Rep, class Period>
 AsCompleted<T> as_completed(std::vector<Future<T>> futures,
                             std::chrono::duration<Rep, Period> timeout) {
-  return AsCompleted<T>(std::move(futures), detail::FutureCore::deadline_after(timeout));
+  return AsCompleted<T>(std::move(futures), detail::deadline_after(timeout));
 }
 
 // Python's wait(): the futures split into those done and those not, once `return_when`
@@ -240,7 +241,7 @@ template <class T, class Rep, class Period>
 WaitResult<T> wait(const std::vector<Future<T>>& futures,
                    std::chrono::duration<Rep, Period> timeout,
                    ReturnWhen return_when = ReturnWhen::ALL_COMPLETED) {
-  return detail::wait_futures(futures, detail::FutureCore::deadline_after(timeout), return_when);
+  return detail::wait_futures(futures, detail::deadline_after(timeout), return_when);
 }
 
 }  // namespace mp

@@ -9,8 +9,11 @@
 #include "mp/parallel.hpp"      // Parallel, delayed: joblib's front end
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult
 #include "mp/process.hpp"       // Process, current_process, cpu_count
+#include "mp/queue.hpp"         // Queue, JoinableQueue, SimpleQueue
 #include "mp/random.hpp"        // Random: independent streams per task
 #include "mp/serialize.hpp"     // what crosses a process boundary
+#include "mp/shared.hpp"        // Value, Array, RawValue, RawArray
 #include "mp/start_method.hpp"  // StartMethod, init
+#include "mp/sync.hpp"          // Lock, RLock, Semaphore, BoundedSemaphore, Event, Barrier
 #include "mp/thread_pool.hpp"   // ThreadPool: the Pool API on threads
 #include "mp/version.hpp"       // MP_VERSION

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "mp/detail/deadline.hpp"
 #include "mp/detail/pool_core.hpp"
 #include "mp/detail/pool_jobs.hpp"
 #include "mp/detail/pull_range.hpp"
@@ -106,15 +107,6 @@ void attach_callbacks(JobT& job, Callbacks<V, E> cbs) {
       report_callback_error(std::current_exception());
     }
   };
-}
-
-template <class D>
-PoolCore::Clock::time_point deadline_after(D timeout) {
-  if (timeout <= D::zero()) {
-    return PoolCore::Clock::now();
-  }
-  return PoolCore::Clock::now() + std::chrono::ceil<PoolCore::Clock::duration>(
-                                      std::chrono::duration<double, typename D::period>(timeout));
 }
 
 // Waits for `job` through the pool `core`; false if the deadline passed first.

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "mp/detail/bound_call.hpp"
+#include "mp/detail/deadline.hpp"
 #include "mp/start_method.hpp"
 
 namespace mp {
@@ -71,14 +72,7 @@ class Process {
   // timeout does not wait (as Python's join(-1)).
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
-    using Clock = std::chrono::steady_clock;
-    if (timeout <= timeout.zero()) {
-      return join_until(Clock::time_point::min());
-    }
-    if (std::chrono::duration<double>(timeout) > std::chrono::hours(24 * 365 * 100)) {
-      return join_until(Clock::time_point::max());  // no deadline Clock can hold
-    }
-    return join_until(Clock::now() + std::chrono::ceil<Clock::duration>(timeout));
+    return join_until(detail::deadline_after(timeout));
   }
   bool is_alive();
   // SIGTERM / SIGKILL to the child (no effect once it has exited).

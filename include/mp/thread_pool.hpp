@@ -166,7 +166,7 @@ class ThreadImap : public PullRange<ThreadImap<R, Ordered, Fn, Range, Spread>, R
   std::optional<R> next() { return next_until(FutureCore::Clock::time_point::max()); }
   template <class Rep, class Period>
   std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
-    return next_until(FutureCore::deadline_after(timeout));
+    return next_until(deadline_after(timeout));
   }
 
  private:

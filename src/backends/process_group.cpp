@@ -206,7 +206,9 @@ void ProcessGroup::spawn(int index) {
     process::LaunchSpec spec;
     spec.role = runtime::kWorkerRole;
     spec.fds = {fds.shared, fds.task_large, fds.result_large, bell_memory_.fd(), eventfd_.get()};
-    spec.blob = runtime::encode_worker_boot(s.config, fds, bell_memory_.fd());
+    std::vector<int> initializer_fds;
+    spec.blob = runtime::encode_worker_boot(s.config, fds, bell_memory_.fd(), initializer_fds);
+    spec.fds.insert(spec.fds.end(), initializer_fds.begin(), initializer_fds.end());
     process::Launched started = launcher->launch(spec);
     s.pid = started.pid;
     s.pidfd = std::move(started.pidfd);

@@ -40,7 +40,9 @@
 namespace mp::process {
 namespace {
 
-constexpr std::size_t kMaxFds = 16;
+// Descriptors one launch hands over: a worker's own, plus those of the shared objects its
+// initializer or target holds (SCM_RIGHTS carries at most 253).
+constexpr std::size_t kMaxFds = 128;
 constexpr int kReplyTimeoutMs = 10'000;
 
 enum : std::uint32_t { kLaunch = 1, kStarted = 2, kExited = 3 };
@@ -300,7 +302,10 @@ class ForkServerClient final : public Launcher {
 
   Launched launch(const LaunchSpec& spec) override {
     if (spec.fds.size() + 1 > kMaxFds || spec.role.size() >= sizeof(LaunchRequest{}.role)) {
-      throw std::invalid_argument("mp: fork server: too many fds or too long a role name");
+      throw std::invalid_argument(
+          "mp: fork server: too many descriptors to hand over (" + std::to_string(spec.fds.size()) +
+          "; a Process target or Pool initializer may hold at most " + std::to_string(kMaxFds - 8) +
+          " shared objects) or too long a role name");
     }
     const sys::UniqueFd blob = make_blob_fd(spec.blob);
     LaunchRequest req;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mp/detail/codec.hpp"
+#include "mp/detail/shared_block.hpp"
 #include "mp/errors.hpp"
 #include "process/child.hpp"
 #include "process/current.hpp"
@@ -229,7 +230,10 @@ void Process::start() {
     spec.role = "process";
     spec.fds = {error_fd};
     spec.die_with_caller = daemon_;
+    // Shared objects among the arguments hand their descriptors to the child.
+    detail::FdCapture shared_objects;
     const ProcessBoot fields{name_, daemon_, error_fd, target_.encoded()};
+    spec.fds.insert(spec.fds.end(), shared_objects.fds().begin(), shared_objects.fds().end());
     detail::VectorWriter w;
     detail::encode(w, fields);
     spec.blob.assign(w.data(), w.data() + w.size());

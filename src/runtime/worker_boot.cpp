@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "mp/detail/codec.hpp"
+#include "mp/detail/shared_block.hpp"
 #include "process/child.hpp"
 #include "process/current.hpp"
 #include "sys/doorbell.hpp"
@@ -27,10 +28,13 @@ using BootFields = std::tuple<int,                      // index
 }  // namespace
 
 std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
-                                          const WorkerRegion::Fds& region, int parent_bell_fd) {
+                                          const WorkerRegion::Fds& region, int parent_bell_fd,
+                                          std::vector<int>& initializer_fds) {
   std::vector<std::byte> init;
   if (config.initializer != nullptr) {
+    detail::FdCapture shared_objects;
     init = config.initializer->encoded();
+    initializer_fds = shared_objects.fds();
   }
   const BootFields fields{config.index,        config.name,         config.maxtasksperchild,
                           config.spin.count(), config.memory_limit, config.cpu_time_limit.count(),

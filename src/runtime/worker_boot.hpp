@@ -15,9 +15,12 @@ namespace mp::runtime {
 inline constexpr const char* kWorkerRole = "pool-worker";
 
 // The blob for a worker of `config` (whose initializer must be sendable, or empty) over
-// `region`, waking the parent through the Doorbell in the memfd `parent_bell_fd`.
+// `region`, waking the parent through the Doorbell in the memfd `parent_bell_fd`. The
+// descriptors of the shared objects among the initializer's arguments are added to
+// `initializer_fds`, for the launcher to hand over.
 std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
-                                          const WorkerRegion::Fds& region, int parent_bell_fd);
+                                          const WorkerRegion::Fds& region, int parent_bell_fd,
+                                          std::vector<int>& initializer_fds);
 
 // The "pool-worker" role: decodes the blob, maps the shared memory and runs the worker.
 [[noreturn]] void run_worker_role(const process::ChildBoot& boot);

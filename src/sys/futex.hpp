@@ -16,6 +16,8 @@ namespace mp::sys {
 void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                 std::chrono::nanoseconds timeout);
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
+// Wakes at most `count` waiters.
+void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept;
 
 // A pause hint for spin loops.
 inline void cpu_relax() noexcept {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <mp/pool_options.hpp>
+#include <mp/process.hpp>
 #include <mp/start_method.hpp>
 #include <string>
 
@@ -25,6 +26,14 @@ class StartMethodTest : public HygieneTest, public ::testing::WithParamInterface
  protected:
   // Options for a pool of `processes` workers started by the method under test.
   PoolOptions options(int processes = 0) const { return options_for(GetParam(), processes); }
+  // A Process running f(args...), started by the method under test.
+  template <class F, class... Args>
+  Process start_process(F f, Args... args) const {
+    Process p(f, args...);
+    p.set_start_method(GetParam());
+    p.start();
+    return p;
+  }
 };
 
 inline std::string start_method_name(const ::testing::TestParamInfo<StartMethod>& info) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "experiments.hpp"
+#include "ipc_probes.hpp"
 #include "peers.hpp"
 #include "pools.hpp"
 #include "table.hpp"
@@ -46,6 +47,10 @@ struct Sizes {
   int crashes = 0;        // worker crashes per crash.recovery run
   int outstanding = 0;    // apply_async calls waiting at once
   int parallel_tiny = 0;  // tiny calls of one Parallel call
+  int queue_items = 0;    // ints through a queue per run
+  int queue_big = 0;      // 1 MiB items through a queue per run
+  int lock_pairs = 0;     // acquire + release pairs per run
+  int handoffs = 0;       // pool calls handed a shared array per run
 };
 
 // One measurement of a per-task cost: a run returns its seconds per item (or per round
@@ -288,6 +293,10 @@ Sizes sizes_for(const Context& ctx) {
   s.crashes = ctx.quick() ? 20 : 200;
   s.outstanding = 100000;
   s.parallel_tiny = 100000;
+  s.queue_items = ctx.quick() ? 200000 : 2000000;
+  s.queue_big = ctx.quick() ? 200 : 2000;
+  s.lock_pairs = ctx.quick() ? 1000000 : 10000000;
+  s.handoffs = ctx.quick() ? 200 : 2000;
   return s;
 }
 
@@ -376,6 +385,31 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
                }});
   p.push_back({"pool.idle_cpu", "process", "cores", w, 0, Params{}.num("idle_seconds", 1.0),
                ctx.quick() ? 1 : 3, [w] { return idle_cpu(w); }});
+  p.push_back({"queue.small", "process", "items/s", 2, n.queue_items, {}, repeat, round_trips([n] {
+                 return ipc::queue_stream(n.queue_items, 0);
+               })});
+  p.push_back({"queue.1mib", "process", "items/s", 2, n.queue_big,
+               Params{}.integer("item_bytes", 1 << 20), repeat,
+               round_trips([n] { return ipc::queue_stream(n.queue_big, std::size_t{1} << 20); })});
+  p.push_back({"queue.roundtrip", "process", "s", 2, n.apply, {}, repeat, round_trips([n] {
+                 return ipc::queue_round_trips(n.apply);
+               })});
+  p.push_back({"lock.uncontended", "process", "s", 1, n.lock_pairs, {}, repeat, round_trips([n] {
+                 return ipc::lock_uncontended(n.lock_pairs);
+               })});
+  p.push_back({"lock.contended", "process", "s", 2, n.lock_pairs / 10, {}, repeat, round_trips([n] {
+                 return ipc::lock_contended(n.lock_pairs / 10);
+               })});
+  p.push_back({"value.increment", "process", "s", 1, n.lock_pairs, {}, repeat, round_trips([n] {
+                 return ipc::value_increment(n.lock_pairs);
+               })});
+  for (const std::size_t bytes : {std::size_t{1} << 20, std::size_t{1} << 30}) {
+    p.push_back({bytes == (std::size_t{1} << 20) ? "shared_array.handoff.1mib"
+                                                 : "shared_array.handoff.1gib",
+                 "process", "s", 1, n.handoffs,
+                 Params{}.integer("array_bytes", static_cast<long long>(bytes)), repeat,
+                 round_trips([n, bytes] { return ipc::shared_array_handoff(bytes, n.handoffs); })});
+  }
   p.push_back({"floor.futex_spin", "process", "s", 2, n.peer_trips,
                Params{}.integer("spin_us", spin.count() / 1000), repeat,
                round_trips([n, spin] { return peers::futex_ping_pong(n.peer_trips, spin); })});

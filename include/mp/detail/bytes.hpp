@@ -77,6 +77,34 @@ class VectorWriter final : public Writer {
   std::vector<std::byte> buffer_;
 };
 
+// A Writer that keeps a small message inside itself (no allocation) and moves a larger one
+// to the heap.
+class InlineWriter final : public Writer {
+ public:
+  InlineWriter() {
+    begin_ = cur_ = inline_;
+    end_ = inline_ + sizeof inline_;
+  }
+  InlineWriter(const InlineWriter&) = delete;
+  InlineWriter& operator=(const InlineWriter&) = delete;
+  const std::byte* data() const { return begin_; }
+
+ private:
+  void overflow(std::size_t n) override {
+    const std::size_t used = size();
+    const bool was_inline = begin_ == inline_;
+    heap_.resize(std::max(heap_.size() * 2, used + n + 64));
+    if (was_inline) {
+      std::memcpy(heap_.data(), inline_, used);
+    }
+    begin_ = heap_.data();
+    cur_ = begin_ + used;
+    end_ = begin_ + heap_.size();
+  }
+  std::byte inline_[192];
+  std::vector<std::byte> heap_;
+};
+
 // The rest of a message that is still being written, for a Reader that reaches the end
 // of what has arrived.
 class ReaderSource {

@@ -65,14 +65,6 @@ class FutureCore {
   std::exception_ptr exception() const;
   std::exception_ptr exception_or_null() const noexcept { return error_; }
 
-  template <class Rep, class Period>
-  static Clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
-    if (timeout <= timeout.zero()) {
-      return Clock::now();
-    }
-    return Clock::now() +
-           std::chrono::ceil<Clock::duration>(std::chrono::duration<double, Period>(timeout));
-  }
   [[noreturn]] static void throw_timeout(const char* what);
 
   // Executor side. pending -> running; false if the future was cancelled (or started).
