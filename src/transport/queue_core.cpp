@@ -19,8 +19,10 @@
 // reader's line only to check maxsize, and a getter the writer's only to see the tail.
 #include "mp/detail/queue_core.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -46,9 +48,10 @@ constexpr std::size_t kReserve = std::size_t{1} << 38;
 constexpr std::uint64_t kMaxMessage = std::uint64_t{1} << 35;
 constexpr int kSpins = 2000;
 
+// Each side's hot words on a line of its own, and each bell on its own line too: a ring()
+// reads the sleeper's flag on every put or get, which costs nothing while that line is
+// not written.
 struct QueueControl {
-  shm::LockWord put_lock;
-  shm::LockWord get_lock;
   std::uint32_t maxsize = 0;
   std::uint32_t joinable = 0;
   // The ring in use: its offset in the file (past the header) and its size, a power of
@@ -56,14 +59,18 @@ struct QueueControl {
   std::atomic<std::uint64_t> ring_offset{kHeaderBytes};
   std::atomic<std::uint64_t> ring_size{kFirstRing};
 
-  alignas(64) std::atomic<std::uint64_t> tail{0};  // writer's line
+  alignas(64) shm::LockWord put_lock;  // the writer's line
+  std::atomic<std::uint64_t> tail{0};
   std::atomic<std::uint64_t> put_count{0};
-  sys::Doorbell getters_bell;  // rung when a message is published
+  std::uint64_t known_head = 0;  // the head as the writer last read it (under put_lock)
 
-  alignas(64) std::atomic<std::uint64_t> head{0};  // reader's line
+  alignas(64) shm::LockWord get_lock;  // the reader's line
+  std::atomic<std::uint64_t> head{0};
   std::atomic<std::uint64_t> taken_count{0};
-  sys::Doorbell putters_bell;  // rung when a message is taken (maxsize waits)
+  std::uint64_t known_tail = 0;  // the tail as the reader last read it (under get_lock)
 
+  alignas(64) sys::Doorbell getters_bell;  // rung when a message is published
+  alignas(64) sys::Doorbell putters_bell;  // rung when a message is taken (maxsize waits)
   alignas(64) std::atomic<std::uint32_t> unfinished{0};  // JoinableQueue
   sys::Doorbell joiners_bell;
 };
@@ -110,7 +117,9 @@ bool wait_on(sys::Doorbell& bell, QueueCore::Clock::time_point deadline, Ready r
 class QueueLock {
  public:
   QueueLock(shm::LockWord& word, QueueCore::Clock::time_point deadline) : word_(word) {
-    held_ = word_.lock(deadline) != shm::LockResult::timed_out;
+    const auto r = word_.lock(deadline);
+    if (r == shm::LockResult::owner_died) fprintf(stderr, "OWNER DIED pid %d\n", getpid());
+    held_ = r != shm::LockResult::timed_out;
   }
   ~QueueLock() {
     if (held_) {
@@ -173,11 +182,12 @@ void grow(QueueCore::State& s, std::uint64_t need) {
   const std::uint64_t tail = c.tail.load(std::memory_order_relaxed);
   const std::uint64_t old_size = c.ring_size.load(std::memory_order_relaxed);
   const std::uint64_t old_offset = c.ring_offset.load(std::memory_order_relaxed);
-  if (old_size - (tail - head) >= need) {
+  c.known_head = head;
+  if (tail - head + need <= old_size) {
     return;  // a reader made room meanwhile
   }
   std::uint64_t size = old_size * 2;
-  while (size - (tail - head) < need) {
+  while (tail - head + need > size) {
     size *= 2;
   }
   const std::uint64_t offset = old_offset + old_size;
@@ -239,10 +249,12 @@ QueueCore::PutResult QueueCore::put(std::span<const std::byte> message,
   const std::uint64_t length = message.size();
   const std::uint64_t need = sizeof length + padded(length);
   const std::uint64_t tail = c.tail.load(std::memory_order_relaxed);
-  if (c.ring_size.load(std::memory_order_relaxed) -
-          (tail - c.head.load(std::memory_order_acquire)) <
-      need) {
-    grow(s, need);
+  const std::uint64_t ring_size = c.ring_size.load(std::memory_order_relaxed);
+  if (tail - c.known_head + need > ring_size) {
+    c.known_head = c.head.load(std::memory_order_acquire);
+    if (tail - c.known_head + need > ring_size) {
+      grow(s, need);
+    }
   }
   std::byte* ring = s.ring();
   const std::uint64_t size = c.ring_size.load(std::memory_order_relaxed);
@@ -265,41 +277,47 @@ QueueCore::Taken QueueCore::get(Clock::time_point deadline) const {
     return c.tail.load(std::memory_order_acquire) != c.head.load(std::memory_order_relaxed);
   };
   for (;;) {
-    if (!readable() && !wait_on(c.getters_bell, deadline, readable)) {
+    {
+      QueueLock readers(c.get_lock, deadline);
+      if (!readers.held()) {
+        return {};
+      }
+      const std::uint64_t head = c.head.load(std::memory_order_relaxed);
+      if (c.known_tail == head) {
+        c.known_tail = c.tail.load(std::memory_order_acquire);
+      }
+      if (c.known_tail != head) {
+        const std::byte* ring = s.ring();
+        const std::uint64_t size = c.ring_size.load(std::memory_order_relaxed);
+        std::uint64_t length = 0;
+        copy_out(ring, size, head, &length, sizeof length);
+        Taken t;
+        const std::uint64_t at = (head + sizeof length) & (size - 1);
+        if (at + length <= size) {
+          t.bytes_ = {ring + at, length};
+        } else {
+          t.copy_ = std::make_unique<std::byte[]>(length);
+          copy_out(ring, size, head + sizeof length, t.copy_.get(), length);
+          t.bytes_ = {t.copy_.get(), length};
+        }
+        t.end_ = head + sizeof length + padded(length);
+        t.core_ = this;
+        readers.hand_over();  // to the Taken: finish_get() unlocks
+        return t;
+      }
+    }
+    // Empty: wait without the lock, which a writer growing the ring needs.
+    if (!wait_on(c.getters_bell, deadline, readable)) {
       return {};
     }
-    QueueLock readers(c.get_lock, deadline);
-    if (!readers.held()) {
-      return {};
-    }
-    const std::uint64_t head = c.head.load(std::memory_order_relaxed);
-    if (c.tail.load(std::memory_order_acquire) == head) {
-      continue;  // another reader took it
-    }
-    const std::byte* ring = s.ring();
-    const std::uint64_t size = c.ring_size.load(std::memory_order_relaxed);
-    std::uint64_t length = 0;
-    copy_out(ring, size, head, &length, sizeof length);
-    Taken t;
-    const std::uint64_t at = (head + sizeof length) & (size - 1);
-    if (at + length <= size) {
-      t.bytes_ = {ring + at, length};
-    } else {
-      t.copy_ = std::make_unique<std::byte[]>(length);
-      copy_out(ring, size, head + sizeof length, t.copy_.get(), length);
-      t.bytes_ = {t.copy_.get(), length};
-    }
-    t.end_ = head + sizeof length + padded(length);
-    t.core_ = this;
-    readers.hand_over();  // to the Taken: finish_get() unlocks
-    return t;
   }
 }
 
 void QueueCore::finish_get(const Taken& t) const noexcept {
   QueueControl& c = *state_->control();
   c.head.store(t.end_, std::memory_order_release);
-  c.taken_count.fetch_add(1, std::memory_order_release);
+  // One reader at a time: get_lock orders the counts.
+  c.taken_count.store(c.taken_count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   c.get_lock.unlock();
   if (c.maxsize != 0) {
     c.putters_bell.ring();

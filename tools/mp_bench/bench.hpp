@@ -28,6 +28,7 @@ struct Options {
   std::vector<int> workers;  // empty: each experiment's default list
   int repeat = 0;            // 0: 3 with --quick, else 5
   bool quick = false;
+  std::string only;  // overhead: run only the variants whose name starts with this
   std::string json_path;
   std::string plot_dir;
   double samples = 0;      // pi
@@ -97,6 +98,8 @@ class Context {
   const Options& options() const { return options_; }
   int repeat() const { return repeat_; }
   bool quick() const { return options_.quick; }
+  // False for an overhead variant --only leaves out.
+  bool selects(const std::string& variant) const { return variant.starts_with(options_.only); }
   // --workers if given, else `fallback`.
   std::vector<int> workers_or(std::vector<int> fallback) const;
   // The size option `given` if non-zero, else `quick` or `full` by --quick.

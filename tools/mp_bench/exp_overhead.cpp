@@ -494,6 +494,9 @@ void run_overhead(Context& ctx) {
   std::vector<Record> rows;
   for (int w : workers) {
     for (Probe& p : probes(ctx, w, n)) {
+      if (!ctx.selects(p.name)) {
+        continue;
+      }
       const Measured m = repeat_per_item(ctx, label(p.name, p.workers), p.repeat, p.run);
       p.run = nullptr;  // releases what it holds (the last pool probe: the pool)
       rows.push_back(make_record(ctx, p.name, p.backend, p.workers, p.unit, m, p.params, p.items));

@@ -156,6 +156,8 @@ int main(int argc, char** argv) {
                  "else 5)")
       ->check(CLI::Range(1, 1000));
   app.add_flag("--quick", opt.quick, "demo sizes: `all --quick` takes a minute or two on 2 cores");
+  app.add_option("--only", opt.only,
+                 "overhead: only the variants whose name starts with this (e.g. queue.)");
   app.add_option("--json", opt.json_path, "write every measurement to FILE as a JSON array");
   app.add_option("--plot", opt.plot_dir, "draw PNG plots (and their CSV data) into DIR")
       ->check([](const std::string& s) {
