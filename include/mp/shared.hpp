@@ -185,7 +185,10 @@ class RawArray {
                               " elements is larger than mp can map");
     }
     block_ = detail::SharedBlock::create(size * sizeof(T), "mp-array");
-    std::uninitialized_value_construct_n(data(), size);
+    if constexpr (!std::is_trivially_default_constructible_v<T>) {
+      std::uninitialized_value_construct_n(data(), size);
+    }  // else the fresh memory file's zero bytes are the zero values: a 1 GiB array costs
+       // no memory until it is written
     size_ = size;
   }
 

@@ -11,9 +11,9 @@
 // - fork (the default): a worker is a fork of the caller. It sees the caller's memory as
 //   it was at that moment, so read-only data costs nothing to share, and starting is
 //   cheapest. A fork copies only the calling thread: when the caller has other threads,
-//   a lock one of them holds stays locked forever in the child. So a pool never forks a
-//   caller that has other threads: it starts those workers from the fork server instead
-//   and says so once on stderr (see docs/decisions/0005).
+//   a lock one of them holds stays locked forever in the child. A caller with threads of
+//   its own is forked all the same, as Python does, and stderr says so once (see
+//   docs/decisions/0005 and 0006); mp's own threads do not count.
 // - forkserver: a small single-threaded server process, started by exec of the program
 //   the first time it is needed, forks the workers. Safe whatever threads the caller has,
 //   and starting a worker does not depend on how much memory the caller uses. Workers

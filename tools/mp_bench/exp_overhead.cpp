@@ -318,12 +318,11 @@ struct Probe {
   bool lingers = false;  // its threads spin on after a run (OpenMP)
 };
 
+PerItem as_per_item(const peers::RoundTrips& rt) { return {rt.seconds, rt.ok}; }
+
 template <class F>
 std::function<PerItem()> round_trips(F f) {
-  return [f] {
-    const peers::RoundTrips rt = f();
-    return PerItem{rt.seconds, rt.ok};
-  };
+  return [f] { return as_per_item(f()); };
 }
 
 // The probes for `w` workers, in the order they run: mp first; the thread peers after
@@ -447,7 +446,10 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
   const std::string name(variant);
   std::function<PerItem()> run;
   // Initialised, not assigned: g++ 12 -O3 warns falsely (-Wrestrict) on assigning a literal.
-  const std::string unit = name == "pool.apply" || name.ends_with(".submit") ? "s" : "items/s";
+  const std::string unit = name == "pool.apply" || name.ends_with(".submit") ||
+                                   name == "queue.roundtrip" || name.starts_with("lock.")
+                               ? "s"
+                               : "items/s";
   std::unique_ptr<mp::ProcessPoolExecutor> process_executor;
   std::unique_ptr<mp::ThreadPoolExecutor> thread_executor;
   if (name == "pool.apply") {
@@ -461,6 +463,13 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
   } else if (name == "executor.thread.submit") {
     thread_executor = std::make_unique<mp::ThreadPoolExecutor>(workers);
     run = [&] { return submit_round_trips(*thread_executor, items); };
+  } else if (name == "queue.small" || name == "queue.1mib") {
+    const std::size_t bytes = name == "queue.small" ? 0 : std::size_t{1} << 20;
+    run = [items, bytes] { return as_per_item(ipc::queue_stream(items, bytes)); };
+  } else if (name == "queue.roundtrip") {
+    run = [items] { return as_per_item(ipc::queue_round_trips(items)); };
+  } else if (name == "lock.uncontended") {
+    run = [items] { return as_per_item(ipc::lock_uncontended(items)); };
   } else if (name == "pool.map.chunksize1") {
     run = [&] { return map_trivial(*pool, items, 1); };
   } else if (name == "pool.map.auto") {

@@ -36,13 +36,18 @@ struct PySizes {
   int map_small;
   int map_large;
   int joblib;
+  int queue_items;
+  int queue_big;
+  int lock_pairs;
 };
 
 PySizes py_sizes(bool quick) {
   if (quick) {
-    return {2'000'000, 50'000, 300'000, 1'000'000, 500, 10'000, 100'000, 10'000};
+    return {2'000'000, 50'000, 300'000, 1'000'000, 500,    10'000,
+            100'000,   10'000, 20'000,  100,       200'000};
   }
-  return {10'000'000, 200'000, 1'000'000, 4'000'000, 2'000, 50'000, 1'000'000, 50'000};
+  return {10'000'000, 200'000, 1'000'000, 4'000'000, 2'000,    50'000,
+          1'000'000,  50'000,  200'000,   500,       1'000'000};
 }
 
 using Fields = std::map<std::string, std::string>;
@@ -249,14 +254,18 @@ void run_python(Context& ctx) {
   // overhead
   res.clear();
   if (run_script(ctx, "overhead.py",
-                 fmt::format("{} --workers {} --apply {} --map-small {} --map-large {} --joblib {}",
-                             common, w, n.apply, n.map_small, n.map_large, n.joblib),
+                 fmt::format("{} --workers {} --apply {} --map-small {} --map-large {} --joblib {} "
+                             "--queue-items {} --queue-big {} --lock-pairs {}",
+                             common, w, n.apply, n.map_small, n.map_large, n.joblib, n.queue_items,
+                             n.queue_big, n.lock_pairs),
                  res)) {
     for (const Fields& f : res) {
       const auto items = static_cast<long long>(num(f, "items"));
       const std::string variant = str(f, "variant");
-      // A round trip chain ends at `items`; a map sums 1..items.
-      const bool chain = variant == "python.pool.apply" || variant.ends_with(".submit");
+      // A round trip chain (and a count of lock pairs) ends at `items`; a map, and the
+      // items through a queue, sum 1..items.
+      const bool chain = variant == "python.pool.apply" || variant.ends_with(".submit") ||
+                         variant.ends_with(".roundtrip") || variant.starts_with("python.lock.");
       const std::string expected =
           chain ? std::to_string(items) : std::to_string(items * (items + 1) / 2);
       const bool ok = str(f, "answer") == expected;
@@ -265,12 +274,15 @@ void run_python(Context& ctx) {
       std::string mine_variant = variant.substr(std::string("python.").size());
       if (mine_variant == "joblib.tiny") {
         mine_variant = "parallel.tiny";
+      } else if (mine_variant == "pipe.roundtrip") {
+        mine_variant = "queue.roundtrip";  // until mp has a Pipe: the same trip through queues
       }
       Record mine = overhead_measure(ctx, mine_variant, py.workers, static_cast<int>(items));
-      rows.push_back(
-          {"overhead",
-           variant == "python.joblib.tiny" ? "joblib.tiny vs parallel.tiny" : mine_variant,
-           py.workers, py, mine});
+      rows.push_back({"overhead",
+                      variant == "python.joblib.tiny"      ? "joblib.tiny vs parallel.tiny"
+                      : variant == "python.pipe.roundtrip" ? "Pipe vs queue.roundtrip"
+                                                           : mine_variant,
+                      py.workers, py, mine});
     }
   }
 

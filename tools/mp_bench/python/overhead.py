@@ -1,9 +1,11 @@
 """The cost of a trivial task in Python: Pool.apply round trips, Pool.map of trivial items
 with chunksize 1 and with the default chunksize, submit + result on concurrent.futures'
-executors, and joblib's Parallel on tiny tasks (its automatic batching). Pools are
-started, and joblib's workers spawned, before the clock."""
+executors, joblib's Parallel on tiny tasks (its automatic batching), and the IPC objects
+mp::Queue, Lock and Pipe are measured against: ints and 1 MiB items through a Queue to
+another process, a Pipe round trip, an uncontended Lock. Pools are started, and joblib's
+workers spawned, before the clock."""
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import Pool
+from multiprocessing import Lock, Pipe, Pool, Process, Queue
 
 from joblib import Parallel, delayed
 
@@ -14,13 +16,76 @@ def add_one(x):
     return x + 1
 
 
+def add_up(q, n, out):
+    """Gets n items; puts the sum of (item + 1) for ints, of 1..n for bytes."""
+    total = 0
+    for i in range(n):
+        x = q.get()
+        total += x + 1 if isinstance(x, int) else i + 1
+    out.put(total)
+
+
+def echo(conn, n):
+    for _ in range(n):
+        conn.send(conn.recv() + 1)
+
+
+def queue_stream(n, item):
+    q, out = Queue(), Queue()
+    p = Process(target=add_up, args=(q, n, out))
+    p.start()
+    for i in range(n):
+        q.put(i if item is None else item)
+    total = out.get()
+    p.join()
+    return total
+
+
+def pipe_round_trips(n):
+    mine, theirs = Pipe()
+    p = Process(target=echo, args=(theirs, n))
+    p.start()
+    x = 0
+    for _ in range(n):
+        mine.send(x)
+        x = mine.recv()
+    p.join()
+    return x
+
+
+def lock_pairs(n):
+    lock = Lock()
+    count = 0
+    for _ in range(n):
+        with lock:
+            count += 1
+    return count
+
+
+def ipc(a):
+    big = bytes(1 << 20)
+    for variant, n, run, unit in [
+            ("python.queue.small", a.queue_items, lambda: queue_stream(a.queue_items, None), "items/s"),
+            ("python.queue.1mib", a.queue_big, lambda: queue_stream(a.queue_big, big), "items/s"),
+            ("python.pipe.roundtrip", a.apply, lambda: pipe_round_trips(a.apply), "s"),
+            ("python.lock.uncontended", a.lock_pairs, lambda: lock_pairs(a.lock_pairs), "s")]:
+        seconds, answers = common.timed(a.repeat, run)
+        values = [n / s for s in seconds] if unit == "items/s" else [s / n for s in seconds]
+        common.emit(variant, 2 if "lock" not in variant else 1, values,
+                    common.same_answer(answers), unit=unit, items=n)
+
+
 def main():
     p = common.parser(__doc__)
     p.add_argument("--apply", type=int, required=True, help="round trips per run")
     p.add_argument("--map-small", type=int, required=True, help="items, chunksize 1")
     p.add_argument("--map-large", type=int, required=True, help="items, default chunksize")
     p.add_argument("--joblib", type=int, required=True, help="tiny tasks for joblib")
+    p.add_argument("--queue-items", type=int, required=True, help="ints through a Queue")
+    p.add_argument("--queue-big", type=int, required=True, help="1 MiB items through a Queue")
+    p.add_argument("--lock-pairs", type=int, required=True, help="Lock acquire + release")
     a = p.parse_args()
+    ipc(a)
     for w in common.workers_list(a.workers):
         with Pool(processes=w) as pool:
             pool.map(add_one, range(4 * w), 1)  # the workers are up
