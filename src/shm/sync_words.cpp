@@ -224,21 +224,21 @@ void break_barrier(BarrierWord& b) noexcept {
   sys::futex_wake_all(b.generation);
 }
 
-// Records that `tid` arrived in generation `gen` (learning of it on its first wait).
+// Records that `tid` arrived in generation `gen` (learning of it on its first wait, in a
+// free slot or one whose thread is gone).
 void note_arrival(BarrierWord& b, std::uint32_t tid, std::uint32_t gen) {
   ParticipantSlot* slots = b.slots();
-  ParticipantSlot* free_slot = nullptr;
   for (std::uint32_t i = 0; i < b.parties; ++i) {
     if (slots[i].tid == tid) {
       slots[i].arrived_in = gen + 1;
       return;
     }
-    if (free_slot == nullptr && (slots[i].tid == 0 || !thread_alive(slots[i].tid))) {
-      free_slot = &slots[i];
-    }
   }
-  if (free_slot != nullptr) {
-    *free_slot = ParticipantSlot{tid, gen + 1};
+  for (std::uint32_t i = 0; i < b.parties; ++i) {
+    if (slots[i].tid == 0 || !thread_alive(slots[i].tid)) {
+      slots[i] = ParticipantSlot{tid, gen + 1};
+      return;
+    }
   }
 }
 

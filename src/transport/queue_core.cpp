@@ -10,19 +10,18 @@
 //
 // The ring grows instead of making a writer wait for room (put blocks only on maxsize, as
 // in Python): the writer takes get_lock too, copies the live bytes into a new ring twice
-// as large placed after the old one, and publishes the new ring in one store. The old
-// ring is untouched until then, so a writer killed while growing loses nothing; its pages
-// are given back afterwards. Every process maps the file's whole reservation, so a ring
-// another process added is already mapped here.
+// as large placed after the old one, and then switches to it (offset and size are read
+// only under a lock, so no one sees one without the other). The old ring is untouched
+// until then, so a writer killed while growing loses nothing; its pages are given back
+// afterwards. Every process maps the file's whole reservation, so a ring another process
+// added is already mapped here.
 //
 // The writer's and the reader's counters sit on separate cache lines: a putter touches the
 // reader's line only to check maxsize, and a getter the writer's only to see the tail.
 #include "mp/detail/queue_core.hpp"
 
-#include <unistd.h>
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -117,9 +116,7 @@ bool wait_on(sys::Doorbell& bell, QueueCore::Clock::time_point deadline, Ready r
 class QueueLock {
  public:
   QueueLock(shm::LockWord& word, QueueCore::Clock::time_point deadline) : word_(word) {
-    const auto r = word_.lock(deadline);
-    if (r == shm::LockResult::owner_died) fprintf(stderr, "OWNER DIED pid %d\n", getpid());
-    held_ = r != shm::LockResult::timed_out;
+    held_ = word_.lock(deadline) != shm::LockResult::timed_out;
   }
   ~QueueLock() {
     if (held_) {
