@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mp/pool_options.hpp>
 #include <mp/process.hpp>
 #include <mp/start_method.hpp>
@@ -35,6 +36,12 @@ class StartMethodTest : public HygieneTest, public ::testing::WithParamInterface
     return p;
   }
 };
+
+// Waits at most `limit` for `p`, which must then have exited with status 0.
+inline void join_ok(Process& p, std::chrono::seconds limit) {
+  ASSERT_TRUE(p.join(limit)) << "a child did not finish";
+  EXPECT_EQ(p.exitcode(), 0);
+}
 
 inline std::string start_method_name(const ::testing::TestParamInfo<StartMethod>& info) {
   return std::string(to_string(info.param));

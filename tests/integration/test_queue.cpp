@@ -23,10 +23,7 @@ using Clock = std::chrono::steady_clock;
 using Queues = mp::test::StartMethodTest;
 using QueueBasics = mp::test::HygieneTest;
 
-void join_ok(mp::Process& p) {
-  ASSERT_TRUE(p.join(60s)) << "a child did not finish";
-  EXPECT_EQ(p.exitcode(), 0);
-}
+void join_ok(mp::Process& p) { mp::test::join_ok(p, 60s); }
 
 constexpr int kPerProducer = 3000;
 using Item = std::pair<int, int>;             // producer, sequence number

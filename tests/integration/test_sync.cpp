@@ -23,10 +23,7 @@ using SharedSync = mp::test::StartMethodTest;
 
 using SyncObjects = mp::test::HygieneTest;
 
-void join_ok(mp::Process& p) {
-  ASSERT_TRUE(p.join(30s)) << "a child did not finish";
-  EXPECT_EQ(p.exitcode(), 0);
-}
+void join_ok(mp::Process& p) { mp::test::join_ok(p, 30s); }
 
 // A read-modify-write that loses updates unless the lock excludes the other processes.
 void add_under_lock(mp::Lock lock, mp::RawValue<long> counter, int times) {

@@ -442,8 +442,9 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
 }  // namespace
 
 Record overhead_measure(Context& ctx, std::string_view variant, int workers, int items) {
-  auto pool = start_pool(workers);
   const std::string name(variant);
+  // Only the pool's own variants need one; the others start what they measure.
+  const std::shared_ptr<mp::Pool> pool = name.starts_with("pool.") ? start_pool(workers) : nullptr;
   std::function<PerItem()> run;
   // Initialised, not assigned: g++ 12 -O3 warns falsely (-Wrestrict) on assigning a literal.
   const std::string unit = name == "pool.apply" || name.ends_with(".submit") ||

@@ -56,8 +56,6 @@ class QueueCore {
   // False if tasks were still unfinished at the deadline.
   bool join(Clock::time_point deadline) const;
 
-  explicit operator bool() const noexcept { return state_ != nullptr; }
-
   struct State;  // the mapping, defined with the implementation
 
  private:

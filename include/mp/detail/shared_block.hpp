@@ -68,10 +68,6 @@ class SharedBlock {
   std::byte* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   explicit operator bool() const noexcept { return mapping_ != nullptr; }
-  // Two handles to the same block.
-  friend bool operator==(const SharedBlock& a, const SharedBlock& b) noexcept {
-    return a.data_ == b.data_;
-  }
 
  private:
   friend class cereal::access;
