@@ -21,7 +21,7 @@ import tempfile
 BEGIN = "<!-- fault-table:begin (scripts/fault_table.py) -->"
 END = "<!-- fault-table:end -->"
 BINARIES = ["test_pool_faults", "test_pool_limits", "test_process_faults", "test_interrupts",
-            "test_start_method_faults", "test_ipc_faults"]
+            "test_start_method_faults", "test_ipc_faults", "test_codec_faults"]
 
 
 def run_suite(build_dir):

@@ -641,9 +641,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       } catch (...) {
         group_->abort_task(w);
         job.exhausted_ = true;
-        if (!job.error_) {
-          job.error_ = std::current_exception();
-        }
+        job.fail_input(std::current_exception());
         continue;
       }
       if (broken_) {  // while this task was being sent; the job has failed with the pool

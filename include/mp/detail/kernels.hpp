@@ -11,12 +11,18 @@
 // Result payload: per argument, [u8 0][result] or, when the call threw, [u8 1][error];
 // every argument of the chunk runs whatever the others did, so a chunk is only a unit of
 // transport and the pool may merge chunks without changing what the caller sees.
+//
+// An argument or result whose codec runs user code (a cereal save/load) goes framed,
+// [u64 length][bytes]: a load that throws or kills its process fails that one item, and
+// the reader goes on at the next. An argument whose save threw in the caller is sent as
+// the length kUnsentItem alone; its error stays with the caller.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -46,6 +52,50 @@ inline constexpr std::uint32_t kArgumentsToEnd = UINT32_MAX;
 inline constexpr std::uint8_t kItemOk = 0;
 inline constexpr std::uint8_t kItemError = 1;    // then: type name, message
 inline constexpr std::uint8_t kItemCrashed = 2;  // then: i32 pid, wait status, cause
+inline constexpr std::uint8_t kItemUnsent = 3;   // the caller could not encode the argument
+
+// Whether values of T are framed by their length (see the top of this file). The fast
+// codec runs no user code: what it reads was written by mp.
+template <class T>
+inline constexpr bool framed_v = !fast_codec<T>::value;
+inline constexpr std::uint64_t kUnsentItem = UINT64_MAX;
+
+// Writes v framed by its length. Encoding into `scratch` first keeps a save() that throws
+// from leaving half an item in a message that may already be on its way.
+template <class T>
+void encode_framed(Writer& out, VectorWriter& scratch, const T& v) {
+  scratch.truncate(0);
+  encode(scratch, v);
+  const std::uint64_t n = scratch.size();
+  out.write(&n, sizeof n);
+  out.write(scratch.data(), scratch.size());
+}
+
+// Writes v framed by its length into a Writer that is not read while it is written.
+template <class T>
+void encode_framed_in_place(Writer& out, const T& v) {
+  const std::size_t at = out.size();
+  std::uint64_t n = 0;
+  out.write(&n, sizeof n);
+  encode(out, v);
+  n = out.size() - at - sizeof n;
+  out.patch(at, &n, sizeof n);
+}
+
+// The bytes of the next framed item (its length read), or nullopt for an unsent one.
+// Reading the item from its own Reader keeps a failing load from reading into the next.
+inline std::optional<Reader> next_framed(Reader& in) {
+  std::uint64_t n = 0;
+  in.read(&n, sizeof n);
+  if (n == kUnsentItem) {
+    return std::nullopt;
+  }
+  if (n > SIZE_MAX) {
+    throw_truncated_message(SIZE_MAX, 0);
+  }
+  const std::byte* p = in.take(static_cast<std::size_t>(n));
+  return Reader(p, static_cast<std::size_t>(n));
+}
 // The cause of an argument whose worker the pool killed for running past task_timeout;
 // other causes are mp::CrashCause values.
 inline constexpr std::int32_t kCauseKilledByPool = -1;
@@ -117,13 +167,33 @@ struct ChunkKernel {
       // faster than faulting in fresh pages for every large argument.
       Arg fresh{};
       Arg& arg = reusable_arg<Arg>(fresh);
-      decode(in, arg);
+      // A framed argument that crashed an earlier worker is not decoded again: its load
+      // may be what crashed it.
+      std::optional<Reader> item;
+      if constexpr (framed_v<Arg>) {
+        item = next_framed(in);
+      } else {
+        decode(in, arg);
+      }
       if (const int k = monitor.skipped(i); k >= 0) [[unlikely]] {
         out.write(&kItemCrashed, 1);
         out.write(&monitor.skip_pid[k], sizeof(std::int32_t));
         out.write(&monitor.skip_status[k], sizeof(std::int32_t));
         out.write(&monitor.skip_cause[k], sizeof(std::int32_t));
         continue;
+      }
+      if constexpr (framed_v<Arg>) {
+        if (!item) {
+          out.write(&kItemUnsent, 1);
+          continue;
+        }
+        try {
+          decode(*item, arg);
+        } catch (...) {
+          out.write(&kItemError, 1);
+          encode_item_error(out, std::current_exception());
+          continue;
+        }
       }
       // Nothing runs before the whole message is there: a sender that gives it up
       // midway (its input threw) must find none of its arguments run.
@@ -135,6 +205,8 @@ struct ChunkKernel {
       try {
         if constexpr (std::is_void_v<Result>) {
           call(f, std::move(arg));
+        } else if constexpr (framed_v<Result>) {
+          encode_framed_in_place(out, call(f, std::move(arg)));
         } else {
           encode(out, call(f, std::move(arg)));
         }

@@ -32,7 +32,7 @@ class Job {
   virtual bool can_send() const = 0;
   // Encodes the next chunk into `out`, merging up to `batch` of the caller's chunks into
   // one; returns false (writing nothing) if the input is exhausted. An exception from the
-  // input propagates and fails the job.
+  // input propagates; the engine gives it to fail_input.
   virtual bool encode_next(Writer& out, ChunkRef& chunk, std::size_t batch) = 0;
   // Decodes a chunk's results; `pid` ran it (for the errors of arguments that threw).
   virtual void decode_chunk(const ChunkRef& chunk, Reader& in, pid_t pid) = 0;
@@ -44,6 +44,13 @@ class Job {
   // A chunk failed: its task threw or its worker died. By default the whole job fails
   // with the first such error; imap records it at the chunk's position instead.
   virtual void fail_chunk(const ChunkRef& /*chunk*/, std::exception_ptr error) {
+    if (!error_) {
+      error_ = std::move(error);
+    }
+  }
+  // The input threw: nothing more is sent. By default the whole job fails with the
+  // error; imap raises it after the results of what was sent before.
+  virtual void fail_input(std::exception_ptr error) {
     if (!error_) {
       error_ = std::move(error);
     }

@@ -23,10 +23,15 @@
 
 namespace mp::detail {
 
-// The error of an argument that did not produce a value: it threw (kItemError), or it
-// crashed a worker and was skipped when the message ran again (kItemCrashed).
+// Errors of arguments whose save() threw in the caller, by input index: the worker reports
+// each as unsent (kItemUnsent) at its position, where the caller's error takes its place.
+using UnsentItems = std::map<std::uint64_t, std::exception_ptr>;
+
+// The error of an argument that did not produce a value: it threw (kItemError), it
+// crashed a worker and was skipped when the message ran again (kItemCrashed), or it could
+// not be sent (kItemUnsent).
 inline std::exception_ptr decode_failed_item(std::uint8_t status, Reader& in, pid_t pid,
-                                             std::uint64_t index) {
+                                             std::uint64_t index, UnsentItems& unsent) {
   if (status == kItemCrashed) {
     std::int32_t crashed_pid = 0;
     std::int32_t wait_status = 0;
@@ -36,7 +41,33 @@ inline std::exception_ptr decode_failed_item(std::uint8_t status, Reader& in, pi
     in.read(&cause, sizeof cause);
     return make_crash_error(crashed_pid, wait_status, cause, index);
   }
+  if (status == kItemUnsent) {
+    auto node = unsent.extract(index);
+    if (node.empty()) {
+      throw std::logic_error(
+          "mp: internal error: a worker reports an unsent argument that was sent");
+    }
+    return std::move(node.mapped());
+  }
   return decode_item_error(in, pid, index);
+}
+
+// Decodes one result a worker reported as a value. A framed one (see kernels.hpp) that
+// fails to load fails alone: its error is returned and the reader stands at the next.
+template <class R, class Storage>
+std::exception_ptr decode_result(Reader& in, Storage& storage, R& v) {
+  if constexpr (framed_v<R>) {
+    std::optional<Reader> item = next_framed(in);
+    try {
+      decode(*item, v);
+    } catch (...) {
+      return std::current_exception();
+    }
+    return nullptr;
+  } else {
+    storage.decode(in, v);
+    return nullptr;
+  }
 }
 
 // Keeps an lvalue range by reference and takes ownership of an rvalue one, so an imap
@@ -78,16 +109,18 @@ class VectorSink {
   void on_sent(const ChunkRef& c) { values_.resize(c.first + c.count); }
   bool window_open() const { return true; }
   // Returns the first argument's error, if one threw (map raises it; the rest is moot).
-  std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid) {
+  std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid, UnsentItems& unsent) {
     Reader in = message;  // a copy the loop can keep in registers (see Reader)
     for (std::uint32_t i = 0; i < c.count; ++i) {
       std::uint8_t status = 0;
       in.read(&status, 1);
       if (status != kItemOk) {
-        return decode_failed_item(status, in, pid, c.first + i);
+        return decode_failed_item(status, in, pid, c.first + i, unsent);
       }
       R v{};
-      storage_.decode(in, v);
+      if (std::exception_ptr e = decode_result(in, storage_, v)) {
+        return e;
+      }
       values_[c.first + i] = std::move(v);
     }
     message = in;
@@ -107,12 +140,12 @@ class VectorSink<void> {
   void reserve(std::size_t) {}
   void on_sent(const ChunkRef&) {}
   bool window_open() const { return true; }
-  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid) {
+  std::exception_ptr decode(const ChunkRef& c, Reader& in, pid_t pid, UnsentItems& unsent) {
     for (std::uint32_t i = 0; i < c.count; ++i) {
       std::uint8_t status = 0;
       in.read(&status, 1);
       if (status != kItemOk) {
-        return decode_failed_item(status, in, pid, c.first + i);
+        return decode_failed_item(status, in, pid, c.first + i, unsent);
       }
     }
     return nullptr;
@@ -120,13 +153,15 @@ class VectorSink<void> {
 };
 
 // A chunk of imap results waiting to be consumed. An argument that threw has its error
-// at its offset instead of a value; a chunk that failed as a whole has only `error`.
+// at its offset instead of a value; a chunk that failed as a whole has only `error`, raised
+// once for each of its `failed` arguments, so that every input item is accounted for.
 template <class R>
 struct ReadyChunk {
   // Not std::vector<bool>, whose elements cannot be decoded into by reference.
   std::conditional_t<std::is_same_v<R, bool>, std::deque<bool>, std::vector<R>> values;
   std::map<std::uint32_t, std::exception_ptr> item_errors;
   std::exception_ptr error;
+  std::uint32_t failed = 0;
 };
 
 // Results of imap (Ordered) or imap_unordered: at most `window` chunks are sent or ready
@@ -143,17 +178,18 @@ class StreamSink {
     }
   }
   bool window_open() const { return open_chunks_ < window_; }
-  std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid) {
+  std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid, UnsentItems& unsent) {
     Reader in = message;  // a copy the loop can keep in registers (see Reader)
     ReadyChunk<R> chunk;
     chunk.values.resize(c.count);
     for (std::uint32_t i = 0; i < c.count; ++i) {
       std::uint8_t status = 0;
       in.read(&status, 1);
-      if (status == kItemOk) {
-        storage_.decode(in, chunk.values[i]);
-      } else {
-        chunk.item_errors.emplace(i, decode_failed_item(status, in, pid, c.first + i));
+      std::exception_ptr error = status == kItemOk
+                                     ? decode_result(in, storage_, chunk.values[i])
+                                     : decode_failed_item(status, in, pid, c.first + i, unsent);
+      if (error) {
+        chunk.item_errors.emplace(i, std::move(error));
       }
     }
     message = in;
@@ -164,7 +200,15 @@ class StreamSink {
   void fail(const ChunkRef& c, std::exception_ptr error) {
     ReadyChunk<R> chunk;
     chunk.error = std::move(error);
+    chunk.failed = std::max<std::uint32_t>(c.count, 1);
     store(c, std::move(chunk));
+  }
+  // The input threw when its element `at` was read: the error comes after the results of
+  // everything sent before it (in input order; imap_unordered: when it is met).
+  void fail_input(std::uint64_t at, std::exception_ptr error) {
+    const ChunkRef c{at, 1};
+    on_sent(c);
+    fail(c, std::move(error));
   }
 
   // The next value, an error to throw, or nothing yet.
@@ -184,7 +228,10 @@ class StreamSink {
       advance();
     }
     if (current_.error) {
-      std::exception_ptr e = std::exchange(current_.error, nullptr);
+      std::exception_ptr e = current_.error;
+      if (--current_.failed == 0) {
+        current_.error = nullptr;
+      }
       std::rethrow_exception(e);
     }
     const auto at = static_cast<std::uint32_t>(pos_++);
@@ -281,9 +328,9 @@ class ChunkedJob final : public Job {
     for (; n < todo && it_ != end_; ++it_, ++n) {
       using Ref = decltype(*it_);
       if constexpr (is_specialization<std::remove_cvref_t<Ref>, std::tuple>::value) {
-        encode(out, *it_);  // a tuple of the values or of references to them
+        encode_argument(out, *it_, n);  // a tuple of the values or of references to them
       } else {
-        encode(out, static_cast<const Arg&>(*it_));
+        encode_argument(out, static_cast<const Arg&>(*it_), n);
       }
     }
     if (count != kArgumentsToEnd && n != count) {
@@ -297,8 +344,25 @@ class ChunkedJob final : public Job {
     return true;
   }
 
+  // Reading *it_ may throw (the input broke), which ends the call; a save() that throws
+  // fails its own item only.
+  template <class Item>
+  void encode_argument(Writer& out, const Item& item, std::uint32_t n) {
+    if constexpr (framed_v<Arg>) {
+      thread_local VectorWriter scratch;
+      try {
+        encode_framed(out, scratch, item);
+      } catch (...) {
+        unsent_.insert_or_assign(next_ + n, std::current_exception());
+        out.write(&kUnsentItem, sizeof kUnsentItem);
+      }
+    } else {
+      encode(out, item);
+    }
+  }
+
   void decode_chunk(const ChunkRef& chunk, Reader& in, pid_t pid) override {
-    if (std::exception_ptr e = sink_.decode(chunk, in, pid)) {
+    if (std::exception_ptr e = sink_.decode(chunk, in, pid, unsent_)) {
       Job::fail_chunk(chunk, std::move(e));
     }
   }
@@ -317,6 +381,14 @@ class ChunkedJob final : public Job {
     }
   }
 
+  void fail_input(std::exception_ptr error) override {
+    if constexpr (requires { sink_.take_next(); }) {
+      sink_.fail_input(next_, std::move(error));
+    } else {
+      Job::fail_input(std::move(error));
+    }
+  }
+
   Sink& sink() { return sink_; }
 
  private:
@@ -327,6 +399,7 @@ class ChunkedJob final : public Job {
   std::size_t chunksize_;
   std::uint64_t size_ = 0;  // of a sized input
   std::uint64_t next_ = 0;
+  UnsentItems unsent_;
   Sink sink_;
 };
 
