@@ -149,4 +149,11 @@ class EOFError : public Error {
   using Error::Error;
 };
 
+// Connection::send found every copy of the other end closed: nobody can receive what it
+// would send (Python's BrokenPipeError).
+class BrokenPipeError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace mp

@@ -7,6 +7,7 @@
 #include "mp/future.hpp"        // Future, as_completed, wait, ReturnWhen
 #include "mp/initializer.hpp"   // Initializer, bind_initializer
 #include "mp/parallel.hpp"      // Parallel, delayed: joblib's front end
+#include "mp/pipe.hpp"          // Pipe, Connection
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult
 #include "mp/process.hpp"       // Process, current_process, cpu_count
 #include "mp/queue.hpp"         // Queue, JoinableQueue, SimpleQueue

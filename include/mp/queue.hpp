@@ -116,10 +116,7 @@ class Queue {
     if (!taken) {
       return std::nullopt;
     }
-    std::optional<T> v(std::in_place);
-    detail::Reader r(taken.bytes().data(), taken.bytes().size());
-    detail::decode(r, *v);
-    return v;
+    return detail::decode_message<T>(taken.bytes().data(), taken.bytes().size());
   }
 
   detail::QueueCore core_;

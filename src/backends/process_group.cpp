@@ -11,12 +11,15 @@
 #include <cstdio>
 #include <map>
 #include <new>
+#include <optional>
 #include <stdexcept>
 
 #include "mp/detail/kernels.hpp"
+#include "mp/detail/shared_block.hpp"
 #include "process/child.hpp"
 #include "runtime/worker_boot.hpp"
 #include "runtime/worker_loop.hpp"
+#include "sys/fork_private_fds.hpp"
 
 namespace mp::backends {
 namespace {
@@ -194,8 +197,22 @@ void ProcessGroup::spawn(int index) {
     runtime::WorkerRegion* region = &s.region;
     const runtime::WorkerConfig* config = &s.config;
     const int epoll_fd = epoll_.get();
-    const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd] {
+    // A worker holds the fork-private descriptors its initializer was given, and no other
+    // (tasks reopen what they are sent; an initializer that cannot be encoded keeps all).
+    std::optional<std::vector<int>> keep;
+    if (sys::has_fork_private_fds() && (!options_.initializer || options_.initializer.sendable())) {
+      keep.emplace();
+      if (options_.initializer) {
+        detail::FdCapture shared_objects;
+        (void)options_.initializer.encoded();
+        keep = shared_objects.fds();
+      }
+    }
+    const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd, &keep] {
       ::close(epoll_fd);
+      if (keep) {
+        sys::release_fork_private_fds_in_child(*keep);
+      }
       runtime::run_worker(*region, *config);
     });
     // A slot never holds a worker without its pidfd: signals and exits go through it.

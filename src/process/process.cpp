@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -24,6 +25,7 @@
 #include "process/current.hpp"
 #include "process/launcher.hpp"
 #include "sys/demangle.hpp"
+#include "sys/fork_private_fds.hpp"
 #include "sys/interrupt.hpp"
 #include "sys/unique_fd.hpp"
 
@@ -222,8 +224,20 @@ void Process::start() {
   if (launcher == nullptr) {
     const detail::BoundCall& target = target_;
     const std::string& name = name_;
-    state->pid = process::fork_child(
-        name_, daemon_, [&target, &name, error_fd] { run_target(target, name, error_fd); });
+    // The child holds the fork-private descriptors of what its arguments hold, and no
+    // other (a target that cannot be encoded keeps them all: which it uses is unknown).
+    std::optional<std::vector<int>> keep;
+    if (sys::has_fork_private_fds() && target_.sendable()) {
+      detail::FdCapture shared_objects;
+      (void)target_.encoded();
+      keep = shared_objects.fds();
+    }
+    state->pid = process::fork_child(name_, daemon_, [&target, &name, error_fd, &keep] {
+      if (keep) {
+        sys::release_fork_private_fds_in_child(*keep);
+      }
+      run_target(target, name, error_fd);
+    });
     state->pidfd = process::pidfd_or_kill(state->pid);
   } else {
     process::LaunchSpec spec;

@@ -42,7 +42,10 @@ sys::UniqueFd dup_if_same(int fd, const SharedFdRef& r) {
 sys::UniqueFd open_if_same(std::int64_t pid, int fd, const SharedFdRef& r) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%lld/fd/%d", static_cast<long long>(pid), fd);
-  sys::UniqueFd opened(::open(path, O_RDWR | O_CLOEXEC));
+  // Opened as the sender opened it: a pipe end opened for both reading and writing would
+  // make its holder a writer of what it watches for hang-up (a Connection's peer).
+  // Non-blocking, so that opening a pipe never waits for its other side.
+  sys::UniqueFd opened(::open(path, (r.access & O_ACCMODE) | O_CLOEXEC | O_NONBLOCK));
   if (opened && inode_of(opened.get()) != r.inode) {
     opened.reset();
     errno = ENOENT;
@@ -65,6 +68,8 @@ SharedFdRef origin_of_new(int fd) {
   r.pid = r.origin_pid = ::getpid();
   r.fd = r.origin_fd = fd;
   r.inode = inode_of(fd);
+  const int flags = ::fcntl(fd, F_GETFL);
+  r.access = flags < 0 ? O_RDWR : (flags & O_ACCMODE);
   return r;
 }
 

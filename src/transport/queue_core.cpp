@@ -310,6 +310,13 @@ QueueCore::Taken QueueCore::get(Clock::time_point deadline) const {
   }
 }
 
+bool QueueCore::wait_readable(Clock::time_point deadline) const {
+  QueueControl& c = *state_->control();
+  return wait_on(c.getters_bell, deadline, [&c] {
+    return c.tail.load(std::memory_order_acquire) != c.head.load(std::memory_order_relaxed);
+  });
+}
+
 void QueueCore::finish_get(const Taken& t) const noexcept {
   QueueControl& c = *state_->control();
   c.head.store(t.end_, std::memory_order_release);

@@ -117,6 +117,31 @@ TEST_P(IpcFaults, AQueueOutlivesProcessesKilledWhileTheyPutOrGet) {
       "queue may be corrupted for everyone)");
 }
 
+void wait_on_a_pipe(mp::Connection<int> c) {
+  c.send(1);  // ready
+  c.recv();
+}
+
+TEST_P(IpcFaults, APipesPeerKilledWhileAPoolLivesIsEOF) {
+  auto [mine, theirs] = mp::Pipe<int>();
+  mp::Pool pool(options(2));  // forked workers inherit every descriptor of this process
+  mp::Process child = start_process(wait_on_a_pipe, theirs);
+  theirs.close();
+  ASSERT_EQ(mine.recv(), 1);
+  child.kill();
+  child.join();
+  const auto start = Clock::now();
+  EXPECT_THROW(mine.recv(), mp::EOFError);
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_THROW(mine.send(2), mp::BrokenPipeError);
+  EXPECT_EQ(pool.map([](int x) { return x + 1; }, std::vector<int>{1, 2}),
+            (std::vector<int>{2, 3}));
+  mp::test::user_sees(
+      "the process at the other end of an mp::Pipe is SIGKILLed while the caller waits in "
+      "recv, with a Pool's forked workers alive: recv throws `mp::EOFError`, send "
+      "`mp::BrokenPipeError` (Python: recv hangs while any forked process holds the end)");
+}
+
 MP_TEST_ALL_START_METHODS(IpcFaults);
 
 }  // namespace

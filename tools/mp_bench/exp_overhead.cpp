@@ -393,6 +393,9 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
   p.push_back({"queue.roundtrip", "process", "s", 2, n.apply, {}, repeat, round_trips([n] {
                  return ipc::queue_round_trips(n.apply);
                })});
+  p.push_back({"pipe.roundtrip", "process", "s", 2, n.apply, {}, repeat, round_trips([n] {
+                 return ipc::pipe_round_trips(n.apply);
+               })});
   p.push_back({"lock.uncontended", "process", "s", 1, n.lock_pairs, {}, repeat, round_trips([n] {
                  return ipc::lock_uncontended(n.lock_pairs);
                })});
@@ -448,7 +451,7 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
   std::function<PerItem()> run;
   // Initialised, not assigned: g++ 12 -O3 warns falsely (-Wrestrict) on assigning a literal.
   const std::string unit = name == "pool.apply" || name.ends_with(".submit") ||
-                                   name == "queue.roundtrip" || name.starts_with("lock.")
+                                   name.ends_with(".roundtrip") || name.starts_with("lock.")
                                ? "s"
                                : "items/s";
   std::unique_ptr<mp::ProcessPoolExecutor> process_executor;
@@ -469,6 +472,8 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
     run = [items, bytes] { return as_per_item(ipc::queue_stream(items, bytes)); };
   } else if (name == "queue.roundtrip") {
     run = [items] { return as_per_item(ipc::queue_round_trips(items)); };
+  } else if (name == "pipe.roundtrip") {
+    run = [items] { return as_per_item(ipc::pipe_round_trips(items)); };
   } else if (name == "lock.uncontended") {
     run = [items] { return as_per_item(ipc::lock_uncontended(items)); };
   } else if (name == "pool.map.chunksize1") {

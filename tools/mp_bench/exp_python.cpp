@@ -274,15 +274,12 @@ void run_python(Context& ctx) {
       std::string mine_variant = variant.substr(std::string("python.").size());
       if (mine_variant == "joblib.tiny") {
         mine_variant = "parallel.tiny";
-      } else if (mine_variant == "pipe.roundtrip") {
-        mine_variant = "queue.roundtrip";  // until mp has a Pipe: the same trip through queues
       }
       Record mine = overhead_measure(ctx, mine_variant, py.workers, static_cast<int>(items));
-      rows.push_back({"overhead",
-                      variant == "python.joblib.tiny"      ? "joblib.tiny vs parallel.tiny"
-                      : variant == "python.pipe.roundtrip" ? "Pipe vs queue.roundtrip"
-                                                           : mine_variant,
-                      py.workers, py, mine});
+      rows.push_back(
+          {"overhead",
+           variant == "python.joblib.tiny" ? "joblib.tiny vs parallel.tiny" : mine_variant,
+           py.workers, py, mine});
     }
   }
 

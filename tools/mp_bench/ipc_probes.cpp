@@ -1,5 +1,6 @@
 #include "ipc_probes.hpp"
 
+#include <mp/pipe.hpp>
 #include <mp/pool.hpp>
 #include <mp/process.hpp>
 #include <mp/queue.hpp>
@@ -45,6 +46,12 @@ void echo(mp::Queue<int> in, mp::Queue<int> out, int trips) {
   }
 }
 
+void echo_pipe(mp::Connection<int> c, int trips) {
+  for (int i = 0; i < trips; ++i) {
+    c.send(c.recv() + 1);
+  }
+}
+
 void add_under_lock(mp::Lock lock, mp::RawValue<long long> counter, int pairs) {
   for (int i = 0; i < pairs; ++i) {
     std::lock_guard g(lock);
@@ -84,23 +91,42 @@ peers::RoundTrips queue_stream(int items, std::size_t item_bytes) {
   return {t / items, sum.load() == static_cast<long long>(items * item_bytes)};
 }
 
-peers::RoundTrips queue_round_trips(int trips) {
-  mp::Queue<int> to, from;
-  mp::Process p(echo, to, from, trips + 100);
-  p.start();
+// Times `trips` round trips of an int through `trip` (x -> the child's x + 1), after 100
+// that let the child start and map what it uses; `p` is the started echoing child.
+template <class Trip>
+peers::RoundTrips time_round_trips(mp::Process& p, int trips, Trip trip) {
   int x = 0;
   for (int i = 0; i < 100; ++i) {
-    to.put(x);
-    x = from.get();  // the child is up and its queues mapped
+    x = trip(x);
   }
   const auto t0 = Clock::now();
   for (int i = 0; i < trips; ++i) {
-    to.put(x);
-    x = from.get();
+    x = trip(x);
   }
   const double t = seconds_since(t0);
   p.join();
   return {t / trips, x == trips + 100};
+}
+
+peers::RoundTrips queue_round_trips(int trips) {
+  mp::Queue<int> to, from;
+  mp::Process p(echo, to, from, trips + 100);
+  p.start();
+  return time_round_trips(p, trips, [&](int x) {
+    to.put(x);
+    return from.get();
+  });
+}
+
+peers::RoundTrips pipe_round_trips(int trips) {
+  auto [mine, theirs] = mp::Pipe<int>();
+  mp::Process p(echo_pipe, theirs, trips + 100);
+  p.start();
+  theirs.close();
+  return time_round_trips(p, trips, [&mine](int x) {
+    mine.send(x);
+    return mine.recv();
+  });
 }
 
 peers::RoundTrips lock_uncontended(int pairs) {

@@ -1,6 +1,6 @@
 // The costs of mp's queues, locks and shared data between processes (mp-bench overhead's
-// queue.*, lock.*, value.increment and shared_array.* variants). Each returns seconds per
-// item and whether the answer was right.
+// queue.*, pipe.roundtrip, lock.*, value.increment and shared_array.* variants). Each returns
+// seconds per item and whether the answer was right.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,8 @@ namespace mp_bench::ipc {
 peers::RoundTrips queue_stream(int items, std::size_t item_bytes);
 // `trips` round trips of an int through two queues, to another process and back.
 peers::RoundTrips queue_round_trips(int trips);
+// `trips` round trips of an int through an mp::Pipe, to another process and back.
+peers::RoundTrips pipe_round_trips(int trips);
 // `pairs` acquire + release of an uncontended mp::Lock.
 peers::RoundTrips lock_uncontended(int pairs);
 // Two processes each taking the same mp::Lock `pairs` times around an increment.

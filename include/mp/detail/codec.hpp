@@ -345,6 +345,15 @@ void decode_value(Reader& r, T& v) {
   }
 }
 
+// A value that is a whole message by itself (a queue's or a pipe's item).
+template <class T>
+T decode_message(const std::byte* data, std::size_t size) {
+  T v{};
+  Reader r(data, size);
+  decode(r, v);
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------
 // Storage prepared ahead of a large value
 //

@@ -50,6 +50,9 @@ class QueueCore {
   // The oldest message; empty (false) if none arrived before the deadline.
   Taken get(Clock::time_point deadline) const;
 
+  // True once a message is there to get, false if none came before the deadline.
+  bool wait_readable(Clock::time_point deadline) const;
+
   std::size_t qsize() const noexcept;
   std::size_t maxsize() const noexcept;
   void task_done() const;

@@ -51,10 +51,11 @@ struct SharedFdRef {
   std::int64_t origin_pid = 0;   // the process that created the file
   std::int32_t origin_fd = -1;   // its number there
   std::uint64_t inode = 0;
+  std::int32_t access = 2;  // how the sender opened it: O_RDONLY, O_WRONLY or O_RDWR (2)
 
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(pid, fd, handed_over, origin_pid, origin_fd, inode);
+    ar(pid, fd, handed_over, origin_pid, origin_fd, inode, access);
   }
 };
 
