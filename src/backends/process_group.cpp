@@ -30,6 +30,10 @@ std::atomic<int> g_worker_counter{0};
 // dies while others keep it busy is noticed.
 constexpr auto kExitCheckInterval = std::chrono::milliseconds(2);
 
+// Kills what the tasks of worker `pid` started and left running: the worker leads a
+// process group (runtime/worker_loop.cpp). Called before the worker is reaped, while its
+// pid cannot name anyone else; a group with no one left in it is ESRCH, harmless.
+void kill_process_group(pid_t pid) noexcept { ::kill(-pid, SIGKILL); }
 }  // namespace
 
 struct ProcessGroup::Slot {
@@ -144,6 +148,7 @@ void ProcessGroup::kill_and_reap(Slot& s) noexcept {
   }
   if (!s.exited) {
     sys::pidfd_signal(s.pidfd.get(), SIGKILL);
+    kill_process_group(s.pid);
     if (s.launcher != nullptr) {
       s.launcher->reap(s.pid);
     } else {
@@ -421,6 +426,7 @@ void ProcessGroup::collect_exits(int timeout_ms) {
       continue;
     }
     int status = 0;
+    kill_process_group(s.pid);
     // A worker the fork server started is the server's child: the server reaps it and
     // relays the status (its pidfd being readable, the status is on its way).
     const pid_t r = s.launcher != nullptr ? (status = s.launcher->reap(s.pid), s.pid)

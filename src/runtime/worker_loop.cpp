@@ -213,6 +213,13 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
 void run_worker(WorkerRegion& region, const WorkerConfig& config) {
   // The parent decides what Ctrl-C means; a worker must not die of the terminal's SIGINT.
   ::signal(SIGINT, SIG_IGN);
+  // The worker leads a process group of its own, which the processes its tasks start join:
+  // when the worker is gone (crashed, killed, stopped with the pool) the pool kills the
+  // group, so nothing a task started outlives it. Out of the terminal's foreground group,
+  // a write to the terminal would stop the worker under `stty tostop`; SIGTTOU ignored
+  // lets it write, as it could before.
+  ::setpgid(0, 0);
+  ::signal(SIGTTOU, SIG_IGN);
   apply_worker_limits(config, region.control());
   Worker worker(region, config);
   worker.run();

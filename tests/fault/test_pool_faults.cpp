@@ -401,6 +401,67 @@ TEST_P(PoolFaults, TerminateWhileBusyLeavesNothing) {
   for (pid_t p : pids) EXPECT_NE(::kill(p, 0), 0);
 }
 
+// True once `pid` has ended: no such process, or a zombie nobody reaped yet.
+bool ended(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+// Forks a process that waits forever, records its pid, and then dies by `die` (or
+// returns its pid).
+template <class Die>
+int start_grandchild_then(mp::RawValue<int> pid_out, Die die) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  pid_out.store(child);
+  die();
+  return child;
+}
+
+TEST_P(PoolFaults, WhatACrashedTaskStartedDiesWithItsWorker) {
+  mp::test::user_sees(
+      "A task forks a child that would run forever, then crashes: the child is killed with its "
+      "worker (the worker leads a process group the pool kills), nothing is left behind");
+  mp::RawValue<int> grandchild(0);
+  mp::Pool pool(options(1));
+  EXPECT_THROW(pool.apply(
+                   [](mp::RawValue<int> out) {
+                     return start_grandchild_then(out, [] { ::raise(SIGSEGV); });
+                   },
+                   grandchild),
+               mp::WorkerCrashed);
+  ASSERT_GT(grandchild.load(), 0);
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (!ended(grandchild.load()) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(ended(grandchild.load())) << "the crashed task's child is still running";
+  EXPECT_EQ(pool.apply([](int x) { return x + 1; }, 1), 2);
+}
+
+TEST_P(PoolFaults, WhatATaskLeftRunningStopsWithThePool) {
+  mp::test::user_sees(
+      "A task forks a child that would run forever and returns: closing and joining the pool "
+      "kills it (as loky does), nothing is left behind");
+  mp::RawValue<int> grandchild(0);
+  mp::Pool pool(options(1));
+  const int pid = pool.apply(
+      [](mp::RawValue<int> out) { return start_grandchild_then(out, [] {}); }, grandchild);
+  EXPECT_FALSE(ended(pid));
+  pool.close();
+  pool.join();
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (!ended(pid) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(ended(pid)) << "a task's child outlived the pool";
+}
+
 MP_TEST_ALL_START_METHODS(PoolFaults);
 
 }  // namespace
