@@ -15,10 +15,10 @@
 #include <stdexcept>
 
 #include "mp/detail/kernels.hpp"
-#include "mp/detail/shared_block.hpp"
 #include "process/child.hpp"
 #include "runtime/worker_boot.hpp"
 #include "runtime/worker_loop.hpp"
+#include "shm/fd_refs.hpp"
 #include "sys/fork_private_fds.hpp"
 
 namespace mp::backends {
@@ -204,15 +204,8 @@ void ProcessGroup::spawn(int index) {
     const int epoll_fd = epoll_.get();
     // A worker holds the fork-private descriptors its initializer was given, and no other
     // (tasks reopen what they are sent; an initializer that cannot be encoded keeps all).
-    std::optional<std::vector<int>> keep;
-    if (sys::has_fork_private_fds() && (!options_.initializer || options_.initializer.sendable())) {
-      keep.emplace();
-      if (options_.initializer) {
-        detail::FdCapture shared_objects;
-        (void)options_.initializer.encoded();
-        keep = shared_objects.fds();
-      }
-    }
+    const std::optional<std::vector<int>> keep =
+        shm::fds_to_keep_in_fork(options_.initializer ? &options_.initializer : nullptr);
     const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd, &keep] {
       ::close(epoll_fd);
       if (keep) {

@@ -24,6 +24,7 @@
 #include "process/child.hpp"
 #include "process/current.hpp"
 #include "process/launcher.hpp"
+#include "shm/fd_refs.hpp"
 #include "sys/demangle.hpp"
 #include "sys/fork_private_fds.hpp"
 #include "sys/interrupt.hpp"
@@ -224,14 +225,8 @@ void Process::start() {
   if (launcher == nullptr) {
     const detail::BoundCall& target = target_;
     const std::string& name = name_;
-    // The child holds the fork-private descriptors of what its arguments hold, and no
-    // other (a target that cannot be encoded keeps them all: which it uses is unknown).
-    std::optional<std::vector<int>> keep;
-    if (sys::has_fork_private_fds() && target_.sendable()) {
-      detail::FdCapture shared_objects;
-      (void)target_.encoded();
-      keep = shared_objects.fds();
-    }
+    // The child holds the fork-private descriptors of what its arguments hold, and no other.
+    const std::optional<std::vector<int>> keep = shm::fds_to_keep_in_fork(&target_);
     state->pid = process::fork_child(name_, daemon_, [&target, &name, error_fd, &keep] {
       if (keep) {
         sys::release_fork_private_fds_in_child(*keep);
