@@ -15,6 +15,6 @@
 #include "mp/serialize.hpp"     // what crosses a process boundary
 #include "mp/shared.hpp"        // Value, Array, RawValue, RawArray
 #include "mp/start_method.hpp"  // StartMethod, init
-#include "mp/sync.hpp"          // Lock, RLock, Semaphore, BoundedSemaphore, Event, Barrier
+#include "mp/sync.hpp"          // Lock, RLock, Semaphore, Event, Condition, Barrier...
 #include "mp/thread_pool.hpp"   // ThreadPool: the Pool API on threads
 #include "mp/version.hpp"       // MP_VERSION

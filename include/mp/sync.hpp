@@ -1,5 +1,5 @@
-// Locks, semaphores, events and barriers shared between processes (Python's
-// multiprocessing.Lock, RLock, Semaphore, BoundedSemaphore, Event, Barrier).
+// Locks, semaphores, events, conditions and barriers shared between processes (Python's
+// multiprocessing.Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier).
 //
 //   mp::Lock lock;
 //   mp::Process p([](mp::Lock l) { std::lock_guard g(l); /* ... */ }, lock);
@@ -62,6 +62,9 @@ class LockableCalls {
 class Lock : public detail::LockableCalls<Lock> {
  public:
   Lock();
+  // An empty handle (a Condition's lock before it is decoded into); using it throws
+  // std::logic_error.
+  explicit Lock(std::nullptr_t) {}
 
   // Waits until `deadline` on the steady clock; false if it passed first.
   bool acquire_until(detail::SteadyClock::time_point deadline);
@@ -84,6 +87,8 @@ class Lock : public detail::LockableCalls<Lock> {
 class RLock : public detail::LockableCalls<RLock> {
  public:
   RLock();
+  // An empty handle, as Lock(nullptr).
+  explicit RLock(std::nullptr_t) {}
 
   bool acquire_until(detail::SteadyClock::time_point deadline);
   bool try_acquire();
@@ -97,6 +102,12 @@ class RLock : public detail::LockableCalls<RLock> {
   }
 
  private:
+  friend class Condition;
+  // Releases it however often the owner acquired it; returns how often.
+  std::uint32_t release_all();
+  // Acquires it and sets how often the owner holds it.
+  void acquire_restore(std::uint32_t depth);
+
   detail::SharedBlock block_;
 };
 
@@ -154,6 +165,76 @@ class Event {
  private:
   bool wait_until(detail::SteadyClock::time_point deadline);
   detail::SharedBlock block_;
+};
+
+// A condition variable over a Lock or an RLock (Python's Condition; its own RLock by
+// default). wait() releases the lock, sleeps until notified, and holds the lock again
+// when it returns, as many times as before for an RLock. Waiting or notifying without
+// holding the lock throws std::logic_error. notify(n) wakes up to n waiters asleep at that
+// moment; a waiter still on its way to sleep sees the notification too, so wait for a
+// condition, not for a notification: wait_for(predicate) does.
+//
+//   mp::Condition cv;
+//   mp::RawValue<int> ready(0);
+//   // one process:                      // another:
+//   std::lock_guard g(cv);               std::lock_guard g(cv);
+//   cv.wait_for([&] { return ready.load() != 0; });   ready.store(1); cv.notify();
+class Condition : public detail::LockableCalls<Condition> {
+ public:
+  Condition();
+  explicit Condition(Lock lock);
+  explicit Condition(RLock lock);
+
+  bool acquire_until(detail::SteadyClock::time_point deadline);
+  bool try_acquire();
+  void release();
+
+  void wait() { wait_until(detail::SteadyClock::time_point::max()); }
+  // False if not notified within `timeout`.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) {
+    return wait_until(detail::deadline_after(timeout));
+  }
+  // Waits until pred() is true (tested with the lock held); returns it.
+  template <class Pred>
+  bool wait_for(Pred pred) {
+    return wait_until(detail::SteadyClock::time_point::max(), std::move(pred));
+  }
+  // As above, for at most `timeout`; returns pred()'s last value.
+  template <class Rep, class Period, class Pred>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout, Pred pred) {
+    return wait_until(detail::deadline_after(timeout), std::move(pred));
+  }
+  bool wait_until(detail::SteadyClock::time_point deadline);
+  template <class Pred>
+  bool wait_until(detail::SteadyClock::time_point deadline, Pred pred) {
+    bool ok = pred();
+    while (!ok && wait_until(deadline)) {
+      ok = pred();
+    }
+    return ok || pred();
+  }
+
+  void notify(int n = 1);
+  void notify_all();
+
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(block_, reentrant_);  // read first when loading: it says which lock follows
+    if (reentrant_) {
+      ar(rlock_);
+    } else {
+      ar(lock_);
+    }
+  }
+
+ private:
+  void check_owned(const char* call) const;
+
+  detail::SharedBlock block_;
+  bool reentrant_ = true;
+  RLock rlock_{nullptr};  // the lock in use: rlock_ if reentrant_, else lock_
+  Lock lock_{nullptr};
 };
 
 // A barrier for `parties` threads of any processes (Python's Barrier, without the

@@ -6,6 +6,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "mp/errors.hpp"
 #include "shm/sync_words.hpp"
@@ -122,6 +123,97 @@ void RLock::release() {
 }
 
 bool RLock::owned() const { return word_in<RLockWord>(block_).lock.owner() == shm::current_tid(); }
+
+std::uint32_t RLock::release_all() {
+  RLockWord& w = word_in<RLockWord>(block_);
+  const std::uint32_t depth = std::exchange(w.depth, 0);
+  w.lock.unlock();
+  return depth;
+}
+
+void RLock::acquire_restore(std::uint32_t depth) {
+  RLockWord& w = word_in<RLockWord>(block_);
+  const shm::LockResult r = w.lock.lock(detail::SteadyClock::time_point::max());
+  w.depth = depth;
+  report(r);
+}
+
+// ---------------------------------------------------------------------------------------
+// Condition
+
+Condition::Condition() : Condition(RLock()) {}
+
+Condition::Condition(Lock lock)
+    : block_(make_block<shm::ConditionWord>("mp-condition")),
+      reentrant_(false),
+      lock_(std::move(lock)) {}
+
+Condition::Condition(RLock lock)
+    : block_(make_block<shm::ConditionWord>("mp-condition")),
+      reentrant_(true),
+      rlock_(std::move(lock)) {}
+
+bool Condition::acquire_until(detail::SteadyClock::time_point deadline) {
+  return reentrant_ ? rlock_.acquire_until(deadline) : lock_.acquire_until(deadline);
+}
+bool Condition::try_acquire() { return reentrant_ ? rlock_.try_acquire() : lock_.try_acquire(); }
+void Condition::release() { reentrant_ ? rlock_.release() : lock_.release(); }
+
+// A Lock has no owner to ask: held by anyone counts, as in Python.
+void Condition::check_owned(const char* call) const {
+  if (!(reentrant_ ? rlock_.owned() : lock_.locked())) {
+    throw std::logic_error(std::string("mp: Condition::") + call +
+                           " without holding the condition's lock");
+  }
+}
+
+bool Condition::wait_until(detail::SteadyClock::time_point deadline) {
+  check_owned("wait");
+  shm::ConditionWord& w = word_in<shm::ConditionWord>(block_);
+  const std::uint32_t seen = w.enter();
+  std::uint32_t depth = 0;
+  if (reentrant_) {
+    depth = rlock_.release_all();
+  } else {
+    lock_.release();
+  }
+  bool notified = false;
+  try {
+    notified = w.wait(seen, deadline);
+  } catch (...) {
+    // Interrupted: the caller's scope still expects the lock held (a lock_guard releases
+    // it), and the interruption is what it must hear of.
+    try {
+      reentrant_ ? rlock_.acquire_restore(depth) : lock_.acquire();
+    } catch (const OwnerDied&) {
+    }
+    w.leave();
+    throw;
+  }
+  // The lock is held again before anything is thrown (OwnerDied: its holder died).
+  struct Leave {
+    shm::ConditionWord& w;
+    ~Leave() { w.leave(); }
+  } leave{w};
+  if (reentrant_) {
+    rlock_.acquire_restore(depth);
+  } else {
+    lock_.acquire();
+  }
+  return notified;
+}
+
+void Condition::notify(int n) {
+  check_owned("notify");
+  if (n > 0) {
+    word_in<shm::ConditionWord>(block_).notify(n);
+  }
+}
+
+void Condition::notify_all() {
+  check_owned("notify_all");
+  word_in<shm::ConditionWord>(block_).notify(-1);
+}
 
 // ---------------------------------------------------------------------------------------
 // Semaphore

@@ -199,6 +199,34 @@ bool EventWord::wait(Deadline deadline) {
   return true;
 }
 
+bool ConditionWord::wait(std::uint32_t seen, Deadline deadline) {
+  sys::InterruptWatch watch;
+  while (sequence.load(std::memory_order_acquire) == seen) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return false;
+    }
+    sys::futex_wait(sequence, seen,
+                    deadline == Deadline::max()
+                        ? std::chrono::nanoseconds(-1)
+                        : std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now));
+    throw_if_interrupted();
+  }
+  return true;
+}
+
+void ConditionWord::notify(int n) noexcept {
+  if (waiters.load(std::memory_order_relaxed) == 0) {
+    return;
+  }
+  sequence.fetch_add(1, std::memory_order_release);
+  if (n < 0) {
+    sys::futex_wake_all(sequence);
+  } else {
+    sys::futex_wake(sequence, n);
+  }
+}
+
 namespace {
 
 // Holds a barrier's lock; a previous holder that died left nothing half-done (every

@@ -102,6 +102,26 @@ struct EventWord {
   bool wait(Deadline deadline);
 };
 
+// A condition variable's word: notify advances the sequence and wakes sleepers on it.
+// Zero bytes: no waiter. Used under the condition's lock, except the sleep itself.
+struct ConditionWord {
+  std::atomic<std::uint32_t> sequence{0};
+  std::atomic<std::uint32_t> waiters{0};
+
+  // Before the waiter lets its lock go: the sequence its wait compares against.
+  std::uint32_t enter() noexcept {
+    waiters.fetch_add(1, std::memory_order_relaxed);
+    return sequence.load(std::memory_order_acquire);
+  }
+  // Sleeps until a notify after `seen`, or the deadline (false then). The sleep has no
+  // slice: only a notify, a signal or the deadline ends it, so notify(n) wakes n sleepers.
+  bool wait(std::uint32_t seen, Deadline deadline);
+  // After the waiter holds its lock again.
+  void leave() noexcept { waiters.fetch_sub(1, std::memory_order_relaxed); }
+  // Wakes up to `n` waiters (all if n is negative).
+  void notify(int n) noexcept;
+};
+
 // A barrier for `parties` threads, followed in its block by `parties` ParticipantSlots.
 // A participant is known from its first wait on: if a known participant dies before
 // arriving, the waiters break the barrier instead of waiting for it.

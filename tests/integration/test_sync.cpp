@@ -172,6 +172,74 @@ TEST_F(SyncObjects, BarrierIndicesTimeoutsAndReset) {
   t.join();
 }
 
+// Waits until `state` is 1, answers 2, and waits for 3.
+void condition_partner(mp::Condition cv, mp::RawValue<int> state) {
+  std::lock_guard g(cv);
+  cv.wait_for([&] { return state.load() == 1; });
+  state.store(2);
+  cv.notify_all();
+  if (!cv.wait_for(60s, [&] { return state.load() == 3; })) std::exit(3);
+}
+
+TEST_P(SharedSync, AConditionHandsTurnsBetweenProcesses) {
+  for (bool reentrant : {true, false}) {
+    mp::Condition cv = reentrant ? mp::Condition() : mp::Condition(mp::Lock());
+    mp::RawValue<int> state(0);
+    mp::Process p = start_process(condition_partner, cv, state);
+    {
+      std::lock_guard g(cv);
+      state.store(1);
+      cv.notify();
+      EXPECT_TRUE(cv.wait_for(60s, [&] { return state.load() == 2; }));
+      state.store(3);
+      cv.notify();
+    }
+    mp::test::join_ok(p, 60s);
+  }
+}
+
+void wait_for_go(mp::Condition cv, mp::RawValue<int> go, mp::RawValue<int> woken) {
+  std::lock_guard g(cv);
+  cv.wait_for([&] { return go.load() != 0; });
+  woken.store(woken.load() + 1);
+}
+
+TEST_P(SharedSync, NotifyAllWakesEveryWaitingProcess) {
+  mp::Condition cv;
+  mp::RawValue<int> go(0), woken(0);
+  std::vector<mp::Process> waiters;
+  for (int i = 0; i < 3; ++i) waiters.push_back(start_process(wait_for_go, cv, go, woken));
+  std::this_thread::sleep_for(50ms);  // most are asleep by now; the others see `go` first
+  {
+    std::lock_guard g(cv);
+    go.store(1);
+    cv.notify_all();
+  }
+  for (auto& p : waiters) mp::test::join_ok(p, 60s);
+  EXPECT_EQ(woken.load(), 3);
+}
+
+TEST_F(SyncObjects, ConditionTimeoutsRLockDepthAndMisuse) {
+  mp::RLock lock;
+  mp::Condition cv(lock);
+  EXPECT_THROW(cv.wait_for(1ms), std::logic_error);
+  EXPECT_THROW(cv.notify(), std::logic_error);
+  EXPECT_THROW(cv.notify_all(), std::logic_error);
+  cv.acquire();
+  cv.acquire();  // twice: wait must release both and restore both
+  const auto start = Clock::now();
+  EXPECT_FALSE(cv.wait_for(50ms));
+  EXPECT_GE(Clock::now() - start, 50ms);
+  EXPECT_TRUE(lock.owned());
+  EXPECT_FALSE(cv.wait_for(0s, [] { return false; }));
+  cv.notify();  // nobody waits: nothing happens
+  cv.release();
+  EXPECT_TRUE(lock.owned());
+  cv.release();
+  EXPECT_FALSE(lock.owned());
+  EXPECT_THROW(cv.release(), std::logic_error);
+}
+
 MP_TEST_ALL_START_METHODS(SharedSync);
 
 }  // namespace
