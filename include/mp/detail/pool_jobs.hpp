@@ -58,6 +58,9 @@ template <class R, class Storage>
 std::exception_ptr decode_result(Reader& in, Storage& storage, R& v) {
   if constexpr (framed_v<R>) {
     std::optional<Reader> item = next_framed(in);
+    if (!item) {
+      throw std::logic_error("mp: internal error: a worker sent a result marked unsent");
+    }
     try {
       decode(*item, v);
     } catch (...) {
