@@ -119,7 +119,10 @@ peers::RoundTrips queue_round_trips(int trips) {
 }
 
 peers::RoundTrips pipe_round_trips(int trips) {
-  auto [mine, theirs] = mp::Pipe<int>();
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  auto ends = mp::Pipe<int>();
+  mp::Connection<int> mine = ends.first;
+  mp::Connection<int> theirs = ends.second;
   mp::Process p(echo_pipe, theirs, trips + 100);
   p.start();
   theirs.close();
