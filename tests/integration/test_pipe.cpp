@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mp/mp.hpp>
 #include <string>
@@ -99,7 +100,23 @@ TEST_P(Pipes, ChildSeesItsParentCloseItsEnd) {
   }
 }
 
-TEST_P(Pipes, PoolInitializerAndTasksUseAPipe) {
+void announce_worker(mp::Connection<int> c) { c.send(static_cast<int>(::getpid())); }
+
+TEST_P(Pipes, PoolInitializersUseAPipe) {
+  auto [mine, theirs] = mp::Pipe<int>(false);  // mine receives, theirs sends
+  mp::PoolOptions o = options(2);
+  o.initializer = mp::bind_initializer(announce_worker, theirs);
+  mp::Pool pool(o);
+  theirs.close();
+  std::vector<int> pids{mine.recv(), mine.recv()};
+  std::sort(pids.begin(), pids.end());
+  std::vector<int> workers;
+  for (pid_t pid : pool.pids()) workers.push_back(static_cast<int>(pid));
+  std::sort(workers.begin(), workers.end());
+  EXPECT_EQ(pids, workers);
+}
+
+TEST_P(Pipes, PoolTasksUseAPipe) {
   auto [mine, theirs] = mp::Pipe<int>(false);  // mine receives, theirs sends
   mp::Pool pool(options(2));
   // A task receives the end as an argument (reopened in the worker) and sends through it.
