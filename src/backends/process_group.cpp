@@ -110,7 +110,7 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options)
         "function object with a cereal serialize(), or mp::bind_initializer(f, args...) with "
         "sendable arguments");
   }
-  parent_bell_->eventfd = eventfd_.get();
+  parent_bell_->use_eventfd(eventfd_.get());
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = UINT64_MAX;

@@ -58,6 +58,7 @@ void run_worker_role(const process::ChildBoot& boot) {
          bell_fd, init] = fields;
   process::set_current_process_name(name);
   sys::SharedMemory bell_memory(sys::UniqueFd(bell_fd), sizeof(sys::Doorbell));
+  bell_memory.close_descriptor();
   auto* parent_bell = reinterpret_cast<sys::Doorbell*>(bell_memory.data());
   WorkerRegion region(WorkerRegion::Fds{shared, task_large, result_large}, parent_bell);
   const Initializer initializer = Initializer::from_encoded(std::move(init));

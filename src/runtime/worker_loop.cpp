@@ -47,6 +47,9 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
       }
       run_task(frame);
       ++done;
+      if (sys::lost_descriptor() >= 0) {
+        retire_without_descriptor(sys::lost_descriptor());
+      }
       if (config_.maxtasksperchild > 0 && done >= config_.maxtasksperchild) {
         control_.state.fetch_or(kWorkerRetired, std::memory_order_release);
         process::exit_child(0);
@@ -76,6 +79,18 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
     } catch (...) {
       report_init_failure("unknown exception");
     }
+  }
+
+  // A task closed the descriptor through which this worker wakes the parent, or opened a
+  // file of its own at that number. The worker never writes through it again; its results
+  // so far are delivered (the parent also looks on its own), and a fresh worker takes over.
+  [[noreturn]] void retire_without_descriptor(int fd) {
+    std::fprintf(stderr,
+                 "mp: a task closed or reused descriptor %d, which %s needs to wake the pool; "
+                 "the worker is replaced\n",
+                 fd, config_.name.c_str());
+    control_.state.fetch_or(kWorkerRetired, std::memory_order_release);
+    process::exit_child(0);
   }
 
   [[noreturn]] void report_init_failure(const char* what) {
@@ -220,6 +235,7 @@ void run_worker(WorkerRegion& region, const WorkerConfig& config) {
   // lets it write, as it could before.
   ::setpgid(0, 0);
   ::signal(SIGTTOU, SIG_IGN);
+  region.close_descriptors();
   apply_worker_limits(config, region.control());
   Worker worker(region, config);
   worker.run();

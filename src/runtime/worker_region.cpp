@@ -10,8 +10,10 @@ static_assert(sizeof(WorkerControl) <= kControlBytes);
 
 WorkerRegion::WorkerRegion(sys::Doorbell* parent_bell)
     : shared_("mp-worker", kControlBytes + 2 * transport::kRingBytes),
-      task_large_("mp-worker-tasks-large", 0, transport::kLargeReserve),
-      result_large_("mp-worker-results-large", 0, transport::kLargeReserve),
+      task_large_("mp-worker-tasks-large", transport::large_buffer_size(),
+                  transport::kLargeReserve),
+      result_large_("mp-worker-results-large", transport::large_buffer_size(),
+                    transport::kLargeReserve),
       parent_bell_(parent_bell) {
   new (shared_.data()) WorkerControl{};
 }
@@ -21,6 +23,12 @@ WorkerRegion::WorkerRegion(const Fds& fds, sys::Doorbell* parent_bell)
       task_large_(sys::UniqueFd(fds.task_large), transport::kLargeReserve),
       result_large_(sys::UniqueFd(fds.result_large), transport::kLargeReserve),
       parent_bell_(parent_bell) {}
+
+void WorkerRegion::close_descriptors() noexcept {
+  shared_.close_descriptor();
+  task_large_.close_descriptor();
+  result_large_.close_descriptor();
+}
 
 transport::ChannelMemory WorkerRegion::task_channel() {
   WorkerControl& c = control();

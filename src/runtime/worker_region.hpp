@@ -78,6 +78,9 @@ class WorkerRegion {
   };
   WorkerRegion(const Fds& fds, sys::Doorbell* parent_bell);
   Fds fds() const { return {shared_.fd(), task_large_.fd(), result_large_.fd()}; }
+  // In the worker, which needs the mappings only: a task that closes descriptors or opens
+  // files at their numbers then cannot reach what the pool uses.
+  void close_descriptors() noexcept;
 
   WorkerControl& control() const { return *reinterpret_cast<WorkerControl*>(shared_.data()); }
   transport::ChannelMemory task_channel();

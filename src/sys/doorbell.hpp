@@ -8,7 +8,11 @@
 // cannot slip between the owner's re-check and its sleep.
 //
 // The owner sleeps on the futex word itself, or, when `eventfd` is set, in epoll on that
-// eventfd (the parent waits on results and on child exits together that way).
+// eventfd (the parent waits on results and on child exits together that way). A ringer
+// writes to the eventfd through the same number in its own process, after checking that
+// the number still names that eventfd: a task may have closed it and opened a file of its
+// own there. A ringer that finds it gone does not ring (the owner also looks on its own,
+// see kMaxUnseenResult) and notes the loss (sys::lost_descriptor) for its owner to act on.
 #pragma once
 
 #include <atomic>
@@ -22,15 +26,24 @@ namespace mp::sys {
 struct Doorbell {
   std::atomic<std::uint32_t> sleeping{0};
   int eventfd = -1;
+  FileIdentity eventfd_file;  // what `eventfd` names
+
+  // Owner side: sleeps in epoll on `fd` from now on.
+  void use_eventfd(int fd) {
+    eventfd_file = identity_of(fd);
+    eventfd = fd;
+  }
 
   void ring() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleeping.load(std::memory_order_relaxed) != 0) {
       sleeping.store(0, std::memory_order_relaxed);
-      if (eventfd >= 0) {
+      if (eventfd < 0) {
+        futex_wake_all(sleeping);
+      } else if (names_file(eventfd, eventfd_file)) {
         signal_eventfd(eventfd);
       } else {
-        futex_wake_all(sleeping);
+        note_lost_descriptor(eventfd);
       }
     }
   }

@@ -112,8 +112,13 @@ void SharedMemory::resize(std::size_t size) {
 }
 
 void SharedMemory::discard(std::size_t offset, std::size_t n) noexcept {
-  ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-              static_cast<off_t>(n));
+  // MADV_REMOVE punches the hole in the file behind the mapping, as fallocate would.
+  const std::size_t page = page_size();
+  const std::size_t first = (offset + page - 1) / page * page;
+  const std::size_t end = std::min(reserved_, offset + n) / page * page;
+  if (end > first) {
+    ::madvise(data_ + first, end - first, MADV_REMOVE);
+  }
 }
 
 void SharedMemory::prefault(std::size_t offset, std::size_t n, bool for_write) const noexcept {

@@ -33,7 +33,11 @@ class SharedMemory {
   // Grows or shrinks the file (not the mapping); size <= reserved().
   void resize(std::size_t size);
   // Returns the pages of [offset, offset + n) to the system; they read back as zeros.
+  // Through the mapping: no descriptor needed.
   void discard(std::size_t offset, std::size_t n) noexcept;
+  // Closes the descriptor and keeps the mapping, in a process that will neither resize()
+  // nor pass the memory on (a pool worker, whose tasks may close or reuse any number).
+  void close_descriptor() noexcept { fd_.reset(); }
   // Maps the pages of [offset, offset + n) into this process in one call, instead of a
   // page fault per 4 KiB page on first touch (Linux >= 5.14; older kernels fault them in
   // as they are touched). With `for_write` it also allocates them, as huge pages where

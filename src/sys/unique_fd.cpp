@@ -4,9 +4,11 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
@@ -94,6 +96,30 @@ UniqueFd make_memfd(const char* name, unsigned flags) {
   }
   return above_stdio(std::move(fd));
 }
+
+FileIdentity identity_of(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    throw_errno("fstat");
+  }
+  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+bool names_file(int fd, const FileIdentity& file) noexcept {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == file.device &&
+         static_cast<std::uint64_t>(st.st_ino) == file.inode;
+}
+
+namespace {
+std::atomic<int> g_lost_descriptor{-1};
+}  // namespace
+
+void note_lost_descriptor(int fd) noexcept {
+  g_lost_descriptor.store(fd, std::memory_order_relaxed);
+}
+
+int lost_descriptor() noexcept { return g_lost_descriptor.load(std::memory_order_relaxed); }
 
 UniqueFd make_eventfd() {
   const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace mp::sys {
@@ -56,6 +57,22 @@ PipeFds make_pipe();
 // An anonymous memory file (close-on-exec, above the standard streams); `flags` are
 // added to MFD_CLOEXEC. Throws std::system_error on failure.
 UniqueFd make_memfd(const char* name, unsigned flags = 0);
+
+// What a descriptor names (its device and inode), to tell the file the library opened
+// from another file a task opened later at the same number.
+struct FileIdentity {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+};
+FileIdentity identity_of(int fd);
+// False when `fd` is closed or names another file.
+bool names_file(int fd, const FileIdentity& file) noexcept;
+
+// A process records here that a descriptor the library relies on was closed or replaced
+// by code it does not control (a task); -1 while none was. The owner of the process (a
+// pool worker) looks after each task and retires.
+void note_lost_descriptor(int fd) noexcept;
+int lost_descriptor() noexcept;
 
 // An eventfd in non-blocking mode, used as a doorbell that epoll can watch.
 UniqueFd make_eventfd();

@@ -1,7 +1,10 @@
 #include "transport/channel.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 namespace mp::transport {
 namespace {
@@ -65,16 +68,16 @@ void ChannelProducer::overflow(std::size_t n) {
       wait_->wait_for_consumer();
     }
   }
-  std::size_t want = std::max<std::size_t>(large.size(), std::size_t{1} << 20);
-  while (want < used + n) {
-    want *= 2;
+  if (used + n > large.size()) {
+    throw std::length_error("mp: a message of more than " + std::to_string(large.size()) +
+                            " bytes, the transport's limit");
   }
-  if (want > large.reserved()) {
-    throw std::length_error("mp: message larger than the transport's limit of 64 GiB");
+  // The writer may run on to the end of the extent before it asks again.
+  std::size_t extent = std::max<std::size_t>(large_extent_, std::size_t{1} << 20);
+  while (extent < used + n) {
+    extent *= 2;
   }
-  if (want != large.size()) {
-    large.resize(want);
-  }
+  large_extent_ = std::min(extent, large.size());
   if (used + n > large_mapped_) {
     large.prefault(large_mapped_, used + n - large_mapped_, true);
     large_mapped_ = used + n;
@@ -85,7 +88,7 @@ void ChannelProducer::overflow(std::size_t n) {
   }
   begin_ = large.data();
   cur_ = begin_ + used;
-  end_ = begin_ + large.size();
+  end_ = begin_ + large_extent_;
   if (streaming_) {
     publish_progress();
     // Come back after the next step to publish again.
@@ -273,6 +276,15 @@ void ChannelConsumer::prefault_large(std::size_t size) noexcept {
     mem_.large->prefault(large_mapped_, size - large_mapped_, false);
     large_mapped_ = size;
   }
+}
+
+std::size_t large_buffer_size() noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      limit.rlim_cur < kLargeReserve) {
+    return static_cast<std::size_t>(limit.rlim_cur);
+  }
+  return kLargeReserve;
 }
 
 void reset_channel(ChannelMemory mem) noexcept {

@@ -1,6 +1,6 @@
 // One direction of a byte channel between two processes: a single-producer,
-// single-consumer ring of frames in shared memory, plus a growable shared buffer for
-// messages too large for the ring.
+// single-consumer ring of frames in shared memory, plus a shared buffer for messages too
+// large for the ring.
 //
 //   producer                                   consumer
 //   begin(tag) -> Writer: bytes go straight into the ring
@@ -41,7 +41,9 @@ namespace mp::transport {
 // ints (500 KB) inline; see BENCHMARKS.md (map throughput).
 inline constexpr std::size_t kRingBytes = std::size_t{4} << 20;
 inline constexpr std::size_t kInlineLimit = std::size_t{1} << 20;
-// Virtual size of a large-message mapping: the largest message a channel can carry.
+// Virtual size of a large-message mapping: the largest message a channel can carry. The
+// buffer's file is made this large by its creator (its pages exist only once written), so
+// that neither side needs its descriptor afterwards: see large_buffer_size().
 inline constexpr std::size_t kLargeReserve = std::size_t{1} << 36;
 // Large-message pages beyond this are returned to the system after each message. Below
 // it they stay mapped: touching fresh pages costs ~20 us each on the VMs we measure
@@ -152,6 +154,7 @@ class ChannelProducer final : public detail::Writer {
   bool streaming_ = false;
   bool published_ = false;        // the frame being written is visible to the consumer
   std::size_t large_mapped_ = 0;  // bytes of the large buffer prefaulted in this process
+  std::size_t large_extent_ = 0;  // bytes of the large buffer the writer may fill unasked
 };
 
 class Frame {
@@ -204,6 +207,10 @@ class ChannelConsumer final : private detail::ReaderSource {
   ConsumerWait* wait_ = nullptr;
   std::size_t large_mapped_ = 0;  // bytes of the large buffer prefaulted in this process
 };
+
+// The size a channel's large buffer is created with: kLargeReserve, or less where the
+// process's file size limit (RLIMIT_FSIZE) is lower.
+std::size_t large_buffer_size() noexcept;
 
 // Puts a channel back to empty; only while neither side is using it.
 void reset_channel(ChannelMemory mem) noexcept;

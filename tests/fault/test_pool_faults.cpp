@@ -1,6 +1,7 @@
 // Fault injection with real signals and real exits: what a caller sees when a worker dies
 // in each way, and that nothing is lost or left behind (HygieneTest checks children, fds
 // and /dev/shm after every test).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -9,8 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <mp/mp.hpp>
 #include <numeric>
 #include <set>
@@ -460,6 +463,46 @@ TEST_P(PoolFaults, WhatATaskLeftRunningStopsWithThePool) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(ended(pid)) << "a task's child outlived the pool";
+}
+
+// A task that closes every descriptor from 3 to 1024, then opens a file of the user's many
+// times over, so that the numbers the worker held now name that file.
+int close_descriptors_then_reopen(std::string path) {
+  for (int fd = 3; fd <= 1024; ++fd) {
+    ::close(fd);
+  }
+  int opened = 0;
+  for (int i = 0; i < 64; ++i) {
+    opened += ::open(path.c_str(), O_RDWR | O_CLOEXEC) >= 0 ? 1 : 0;
+  }
+  return opened;
+}
+
+std::vector<std::uint8_t> large_result(int seed) {
+  std::vector<std::uint8_t> v(std::size_t{4} << 20);
+  for (std::size_t i = 0; i < v.size(); i += 4093) v[i] = static_cast<std::uint8_t>(seed + i);
+  return v;
+}
+
+TEST_P(PoolFaults, ATaskThatClosesTheWorkersDescriptorsTouchesNothingOfTheUsers) {
+  mp::test::user_sees(
+      "A task closes descriptors 3...1024 and reopens a file of the user's at those numbers: "
+      "its large results and the next tasks' arrive whole, the file is not written to, and the "
+      "pool goes on (a worker that lost what it needs is replaced)");
+  const std::string path = ::testing::TempDir() + "mp-user-file-" + std::to_string(::getpid());
+  { std::ofstream(path) << "7 bytes"; }
+  mp::Pool pool(options(1));
+  EXPECT_EQ(pool.apply(&close_descriptors_then_reopen, path), 64);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(pool.apply(&large_result, round), large_result(round)) << "round " << round;
+    std::vector<int> tripled(100);
+    for (int i = 0; i < 100; ++i) tripled[i] = 3 * i;
+    EXPECT_EQ(pool.map([](int x) { return x * 3; }, iota(100), 7), tripled);
+  }
+  std::ifstream in(path, std::ios::binary);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "7 bytes") << "the pool wrote into a file the task opened";
+  std::remove(path.c_str());
 }
 
 MP_TEST_ALL_START_METHODS(PoolFaults);

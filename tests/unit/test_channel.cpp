@@ -20,7 +20,8 @@ using namespace mp;
 
 struct Loop {
   sys::SharedMemory ring{"mp-test-ring", transport::kRingBytes};
-  sys::SharedMemory large{"mp-test-large", 0, transport::kLargeReserve};
+  sys::SharedMemory large{"mp-test-large", transport::large_buffer_size(),
+                          transport::kLargeReserve};
   transport::ChannelControl control;
   sys::Doorbell consumer_bell;
   sys::Doorbell producer_bell;
