@@ -82,7 +82,10 @@ class Process {
   // 0 before start().
   pid_t pid() const noexcept;
   // The exit code once the child has exited: its exit status, or -N if signal N killed
-  // it (Python's convention). Empty while it runs or before start.
+  // it (Python's convention). Empty while it runs or before start, and in one case after:
+  // with forkserver, when the fork server was killed before it relayed the status and the
+  // child ended by a signal or _exit (exception() then says the status is unknown). A
+  // child that returned, threw or called exit() reports its exit code itself.
   std::optional<int> exitcode();
   const std::string& name() const noexcept { return name_; }
   void set_name(std::string name);

@@ -424,6 +424,11 @@ void ProcessGroup::collect_exits(int timeout_ms) {
     // relays the status (its pidfd being readable, the status is on its way).
     const pid_t r = s.launcher != nullptr ? (status = s.launcher->reap(s.pid), s.pid)
                                           : ::waitpid(s.pid, &status, WNOHANG);
+    if (status == process::kStatusUnknown) {
+      // Its fork server died before relaying the status; a worker dies with its server,
+      // by the parent-death signal (SIGKILL).
+      status = SIGKILL;
+    }
     if (r == s.pid) {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.pidfd.get(), nullptr);
       s.pidfd.reset();

@@ -249,7 +249,7 @@ class ForkServer {
       ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second.pidfd.get(), nullptr);
       children_.erase(it);
     }
-    const Reply reply{kExited, pid, r == pid ? status : SIGKILL};
+    const Reply reply{kExited, pid, r == pid ? status : kStatusUnknown};
     send_with_fds(sock_.get(), &reply, sizeof reply, nullptr, 0);
   }
 
@@ -333,30 +333,7 @@ class ForkServerClient final : public Launcher {
 
   int reap(pid_t pid) override {
     std::lock_guard lock(mutex_);
-    for (;;) {
-      if (const auto it = exited_.find(pid); it != exited_.end()) {
-        const int status = it->second;
-        exited_.erase(it);
-        started_.erase(pid);
-        return status;
-      }
-      const auto it = started_.find(pid);
-      if (!sock_ || owner_ != ::getpid() || it == started_.end() || it->second != generation_) {
-        // Its server is gone, and its children died with it (parent-death signal).
-        started_.erase(pid);
-        return SIGKILL;
-      }
-      Reply reply;
-      std::vector<sys::UniqueFd> got;
-      try {
-        receive(reply, got);
-      } catch (const std::system_error&) {
-        return SIGKILL;
-      }
-      if (reply.kind == kExited) {
-        exited_[reply.pid] = reply.value;
-      }
-    }
+    return reap_locked(pid);
   }
 
   pid_t pid() {
@@ -391,6 +368,36 @@ class ForkServerClient final : public Launcher {
   }
 
  private:
+  int reap_locked(pid_t pid) {
+    for (;;) {
+      if (const auto it = exited_.find(pid); it != exited_.end()) {
+        const int status = it->second;
+        exited_.erase(it);
+        started_.erase(pid);
+        return status;
+      }
+      const auto it = started_.find(pid);
+      if (!sock_ || owner_ != ::getpid() || it == started_.end() || it->second != generation_) {
+        // Its server is gone without relaying the status. A child started to die with the
+        // caller died with the server (parent-death signal); another one was orphaned,
+        // and whoever reaped it has its status.
+        started_.erase(pid);
+        return kStatusUnknown;
+      }
+      Reply reply;
+      std::vector<sys::UniqueFd> got;
+      try {
+        receive(reply, got);
+      } catch (const std::system_error&) {
+        started_.erase(pid);
+        return kStatusUnknown;
+      }
+      if (reply.kind == kExited) {
+        exited_[reply.pid] = reply.value;
+      }
+    }
+  }
+
   Launched request(const LaunchRequest& req, const std::vector<int>& fds) {
     ensure_started();
     if (!send_with_fds(sock_.get(), &req, sizeof req, fds.data(), fds.size())) {
@@ -405,6 +412,16 @@ class ForkServerClient final : public Launcher {
       if (reply.kind == kExited) {
         exited_[reply.pid] = reply.value;
         continue;
+      }
+      if (reply.value == 0 && reply.pid > 0 && got.empty()) {
+        // The server started the child, but its pidfd could not be received: this process
+        // has no descriptor free. The child is the server's and not yet reaped (the server
+        // reaps only what it announced), so its pid still names it: kill it and take its
+        // exit, so that nothing this launch started outlives the failure.
+        ::kill(reply.pid, SIGKILL);
+        started_[reply.pid] = generation_;
+        reap_locked(reply.pid);
+        sys::throw_errno("fork server: receiving a started child's pidfd", EMFILE);
       }
       if (reply.value != 0 || reply.pid <= 0 || got.size() != 1) {
         sys::throw_errno("fork server: fork", reply.value != 0 ? reply.value : EPROTO);

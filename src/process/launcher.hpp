@@ -42,6 +42,9 @@ using ChildRole = void (*)(const ChildBoot&);
 // launches it.
 bool register_child_role(std::string_view name, ChildRole role);
 
+// Not a wait status (those are 16-bit): see Launcher::reap.
+inline constexpr int kStatusUnknown = -1;
+
 struct Launched {
   pid_t pid = 0;
   sys::UniqueFd pidfd;  // readable once the child has exited
@@ -54,6 +57,8 @@ class Launcher {
   virtual Launched launch(const LaunchSpec& spec) = 0;
   // The wait status (as waitpid's) of a child this launcher started, once it has exited
   // (its pidfd is readable, or it was sent SIGKILL); blocks until the status is known.
+  // kStatusUnknown when nobody can tell any more: the fork server that started it died
+  // before relaying it (the child, orphaned, was reaped by another process).
   virtual int reap(pid_t pid) = 0;
 };
 

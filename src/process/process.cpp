@@ -10,7 +10,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -75,30 +78,60 @@ ProcessInfo current_process() {
 
 namespace {
 
-// The most the child writes to the error pipe: well under a pipe's capacity, so the write
-// never waits for a reader (the parent reads only after the child has exited).
-constexpr std::size_t kErrorReportLimit = 4096;
+// The most the child writes to its report pipe: well under a pipe's capacity, so the
+// write never waits for a reader (the parent reads only after the child has exited).
+constexpr std::size_t kReportLimit = 4096;
+
+// What the child tells the parent on its report pipe just before it exits, one record:
+//   'E' type NUL message   the target threw (cut at kReportLimit); the child exits 1
+//   'X' int32 code         the target returned (0) or called exit(code)
+// The parent has the wait status for that, except when the fork server that started the
+// child died before relaying it: the record is then how the parent still knows the exit.
+constexpr char kThrewRecord = 'E';
+constexpr char kExitRecord = 'X';
+
+struct ExitReport {
+  int fd = -1;
+  pid_t child = 0;  // a process the target forks inherits the handler, and must not report
+};
+ExitReport g_exit_report;
+
+void write_exit_record(int code) noexcept {
+  char record[1 + sizeof(std::int32_t)] = {kExitRecord};
+  const auto c = static_cast<std::int32_t>(code);
+  std::memcpy(record + 1, &c, sizeof c);
+  sys::write_full(g_exit_report.fd, record, sizeof record);
+}
+
+void report_exit_call(int status, void*) {
+  if (::getpid() == g_exit_report.child) {
+    write_exit_record(status);
+  }
+}
 
 // Runs a Process's target in the child. An exception that escapes it is written to
-// `error_fd` (type, NUL, message; cut at kErrorReportLimit) for the parent's exception(),
-// and printed whole as Python prints it; the child then exits with status 1.
+// `report_fd` for the parent's exception(), and printed whole as Python prints it; the
+// child then exits with status 1.
 [[noreturn]] void run_target(const detail::BoundCall& target, const std::string& name,
-                             int error_fd) {
+                             int report_fd) {
+  g_exit_report = {report_fd, ::getpid()};
+  ::on_exit(&report_exit_call, nullptr);
   try {
     target();
   } catch (const std::exception& e) {
     const std::string type = sys::demangle(typeid(e).name());
-    std::string msg = std::string(type) + '\0' + e.what();
-    msg.resize(std::min(msg.size(), kErrorReportLimit));
-    sys::write_full(error_fd, msg.data(), msg.size());
+    std::string msg = kThrewRecord + std::string(type) + '\0' + e.what();
+    msg.resize(std::min(msg.size(), kReportLimit));
+    sys::write_full(report_fd, msg.data(), msg.size());
     std::fprintf(stderr, "Process %s:\n%s: %s\n", name.c_str(), type.c_str(), e.what());
     process::exit_child(1);
   } catch (...) {
-    const std::string msg = std::string("unknown exception") + '\0';
-    sys::write_full(error_fd, msg.data(), msg.size());
+    const std::string msg = kThrewRecord + std::string("unknown exception") + '\0';
+    sys::write_full(report_fd, msg.data(), msg.size());
     std::fprintf(stderr, "Process %s: unknown exception\n", name.c_str());
     process::exit_child(1);
   }
+  write_exit_record(0);
   process::exit_child(0);
 }
 
@@ -144,7 +177,8 @@ struct Process::State {
   sys::UniqueFd pidfd;
   process::Launcher* launcher = nullptr;  // null: forked by this process
   sys::UniqueFd error_pipe;               // the child writes the escaped exception here
-  std::optional<int> status;
+  bool exited = false;
+  std::optional<int> status;  // empty after the exit if nobody can tell it (see join_until)
   std::exception_ptr error;
   int signal_sent = 0;  // by terminate() or kill(): a death the caller asked for
 };
@@ -157,7 +191,7 @@ Process::Process(Process&&) noexcept = default;
 Process& Process::operator=(Process&&) noexcept = default;
 
 Process::~Process() {
-  if (!state_ || state_->status) {
+  if (!state_ || state_->exited) {
     return;
   }
   try {
@@ -287,7 +321,7 @@ bool Process::join_until(std::chrono::steady_clock::time_point deadline) {
   if (!state_) {
     throw std::logic_error("mp: can only join a started process");
   }
-  if (state_->status) {
+  if (state_->exited) {
     return true;
   }
   if (!wait_for_exit(deadline)) {
@@ -305,23 +339,36 @@ bool Process::join_until(std::chrono::steady_clock::time_point deadline) {
       sys::throw_errno("waitpid");
     }
   }
-  state_->status = exitcode_of(status);
+  state_->exited = true;
   state_->pidfd.reset();
   // The child has written all it will; a process it started may still hold the pipe open,
   // so read what is there without waiting for the end.
   ::fcntl(state_->error_pipe.get(), F_SETFL, O_NONBLOCK);
-  std::string msg(kErrorReportLimit, '\0');
-  const std::size_t n = sys::read_full(state_->error_pipe.get(), msg.data(), msg.size());
+  std::string msg(kReportLimit, '\0');
+  msg.resize(sys::read_full(state_->error_pipe.get(), msg.data(), msg.size()));
   state_->error_pipe.reset();
-  if (n > 0) {
-    msg.resize(n);
+  const bool known = status != process::kStatusUnknown;
+  if (!msg.empty() && msg[0] == kThrewRecord) {
     const auto sep = msg.find('\0');
-    std::string type = msg.substr(0, sep);
+    std::string type = msg.substr(1, sep - 1);
     std::string what = sep == std::string::npos ? std::string() : msg.substr(sep + 1);
     state_->error =
         std::make_exception_ptr(RemoteError(std::move(type), std::move(what), state_->pid, 0));
-  } else if (WIFSIGNALED(status) && WTERMSIG(status) != state_->signal_sent) {
-    state_->error = std::make_exception_ptr(WorkerCrashed(state_->pid, status, 0));
+    state_->status = known ? exitcode_of(status) : 1;
+  } else if (known) {
+    state_->status = exitcode_of(status);
+    if (WIFSIGNALED(status) && WTERMSIG(status) != state_->signal_sent) {
+      state_->error = std::make_exception_ptr(WorkerCrashed(state_->pid, status, 0));
+    }
+  } else if (msg.size() == 1 + sizeof(std::int32_t) && msg[0] == kExitRecord) {
+    std::int32_t code = 0;
+    std::memcpy(&code, msg.data() + 1, sizeof code);
+    state_->status = code & 0xff;  // as the kernel reports an exit(code)
+  } else {
+    state_->error = std::make_exception_ptr(
+        Error("mp: the exit status of " + name_ + " (pid " + std::to_string(state_->pid) +
+              ") is unknown: the fork server that started it was killed before relaying it, and "
+              "the process ended without passing through exit() (a signal, or _exit)"));
   }
   return true;
 }
@@ -329,21 +376,21 @@ bool Process::join_until(std::chrono::steady_clock::time_point deadline) {
 void Process::join() { join_until(std::chrono::steady_clock::time_point::max()); }
 
 bool Process::is_alive() {
-  if (!state_ || state_->status) {
+  if (!state_ || state_->exited) {
     return false;
   }
   return !join_until(std::chrono::steady_clock::time_point::min());
 }
 
 void Process::terminate() {
-  if (state_ && !state_->status) {
+  if (state_ && !state_->exited) {
     state_->signal_sent = SIGTERM;
     sys::pidfd_signal(state_->pidfd.get(), SIGTERM);
   }
 }
 
 void Process::kill() {
-  if (state_ && !state_->status) {
+  if (state_ && !state_->exited) {
     state_->signal_sent = SIGKILL;
     sys::pidfd_signal(state_->pidfd.get(), SIGKILL);
   }
@@ -355,7 +402,7 @@ std::optional<int> Process::exitcode() {
   if (!state_) {
     return std::nullopt;
   }
-  if (!state_->status) {
+  if (!state_->exited) {
     join_until(std::chrono::steady_clock::time_point::min());
   }
   return state_->status;

@@ -135,7 +135,7 @@ class SpawnLauncher final : public Launcher {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
       if (errno != EINTR) {
-        return SIGKILL;  // not ours any more: report it as killed
+        return kStatusUnknown;  // not ours any more: reaped elsewhere
       }
     }
     return status;

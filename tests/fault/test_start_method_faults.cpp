@@ -7,7 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <mp/mp.hpp>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,6 +185,56 @@ TEST_F(StartMethodFaults, APoolCreatedAfterTheForkServerDiedGetsANewOne) {
   mp::Pool second(o);
   EXPECT_EQ(second.map([](int x) { return x * x; }, iota(10)).back(), 81);
   EXPECT_NE(mp::process::fork_server_pid(), server);
+}
+
+// Waits for `go`, then ends as `how` says: 0 return, 1 throw, 3 exit(3), 4 _exit(4).
+void end_after_go(mp::RawValue<int> go, int how) {
+  while (go.load() == 0) std::this_thread::sleep_for(1ms);
+  if (how == 1) throw std::runtime_error("thrown after the server died");
+  if (how == 3) std::exit(3);
+  if (how == 4) ::_exit(4);
+}
+
+TEST_F(StartMethodFaults, AProcessThatOutlivesItsForkServerReportsItsRealExit) {
+  mp::test::user_sees(
+      "The fork server is SIGKILLed while non-daemon Processes it started still run: each "
+      "reports how it really ended (returned 0, threw 1 with its exception, exit(3) 3); one "
+      "that ended by _exit says its status is unknown, none is reported killed by a signal");
+  mp::RawValue<int> go(0);
+  std::vector<mp::Process> children;
+  for (int how : {0, 1, 3, 4}) {
+    children.emplace_back(&end_after_go, go, how);
+    children.back().set_start_method(mp::StartMethod::forkserver);
+    children.back().start();
+  }
+  const pid_t server = mp::process::fork_server_pid();
+  ASSERT_GT(server, 0);
+  ASSERT_EQ(::kill(server, SIGKILL), 0);
+  while (mp::test::process_state(server) != 'Z') {
+    std::this_thread::sleep_for(1ms);
+  }
+  go.store(1);
+  for (auto& c : children) ASSERT_TRUE(c.join(20s)) << c.name();
+  EXPECT_EQ(children[0].exitcode(), 0);
+  EXPECT_EQ(children[0].exception(), nullptr);
+  EXPECT_EQ(children[1].exitcode(), 1);
+  try {
+    std::rethrow_exception(children[1].exception());
+  } catch (const mp::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("thrown after the server died"), std::string::npos);
+  } catch (...) {
+    ADD_FAILURE() << "the exception of the Process that threw is not a RemoteError";
+  }
+  EXPECT_EQ(children[2].exitcode(), 3);
+  EXPECT_EQ(children[2].exception(), nullptr);
+  EXPECT_EQ(children[3].exitcode(), std::nullopt);
+  try {
+    std::rethrow_exception(children[3].exception());
+  } catch (const mp::WorkerCrashed& e) {
+    ADD_FAILURE() << "reported as a crash: " << e.what();
+  } catch (const mp::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -16,18 +16,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <mp/mp.hpp>
 #include <numeric>
 #include <ranges>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
 #include "helpers/sanitizers.hpp"
 #include "helpers/shared_counters.hpp"
+#include "helpers/start_methods.hpp"
+#include "process/launcher.hpp"
 
 namespace {
 
@@ -513,6 +519,61 @@ TEST_F(PoolErrors, WorkersThatCannotStartFailTheConstructorCleanly) {
     EXPECT_EQ(probe.exitcode(), 0) << "with " << spare << " spare fds";
   }
   EXPECT_GE(spare, 12) << "a pool of 4 needs shared memory and a pidfd per worker";
+}
+
+// The children of the fork server this process uses (none if it runs none).
+std::vector<int> fork_server_children() {
+  const pid_t server = mp::process::fork_server_pid();
+  std::vector<int> out;
+  if (server <= 0) return out;
+  std::ifstream f("/proc/" + std::to_string(server) + "/task/" + std::to_string(server) +
+                  "/children");
+  int pid = 0;
+  while (f >> pid) out.push_back(pid);
+  return out;
+}
+
+TEST_F(PoolErrors, WorkersThatCannotStartUnderTheForkServerLeaveNoneBehind) {
+  mp::test::user_sees(
+      "A forkserver Pool(4) whose workers cannot all start (too few free fds, the fork server "
+      "started before or with the limit): the constructor throws `std::system_error` and no "
+      "worker it started stays alive under the fork server");
+#if defined(MP_TEST_ASAN)
+  GTEST_SKIP() << "fd exhaustion starves the sanitizer runtime";
+#endif
+  for (const bool server_first : {true, false}) {
+    int spare = 0;
+    for (;; ++spare) {
+      ASSERT_LT(spare, 64) << "the pool never fit";
+      mp::Process probe([spare, server_first] {
+        const mp::PoolOptions o = mp::test::options_for(mp::StartMethod::forkserver, 4);
+        if (server_first) {
+          mp::Pool warm(mp::test::options_for(mp::StartMethod::forkserver, 1));
+        }
+        const std::vector<int> before = mp::test::open_fds();
+        const rlimit original = mp::test::leave_spare_fds(spare, before);
+        try {
+          mp::Pool pool(o);
+          std::exit(11);  // the limit should have stopped it
+        } catch (const std::system_error&) {
+        }
+        if (::setrlimit(RLIMIT_NOFILE, &original) != 0) std::exit(10);
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!fork_server_children().empty() && std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (!fork_server_children().empty()) std::exit(13);  // a started worker lives on
+        std::exit(0);
+      });
+      probe.start();
+      ASSERT_TRUE(probe.join(std::chrono::seconds(60)));
+      if (probe.exitcode() == 11) {
+        break;
+      }
+      EXPECT_EQ(probe.exitcode(), 0)
+          << "with " << spare << " spare fds, server first " << server_first;
+    }
+  }
 }
 
 TEST_F(PoolErrors, BadOptionsAreRejected) {
