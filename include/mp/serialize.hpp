@@ -16,7 +16,11 @@
 //       };
 //
 // Raw pointers, references and types cereal cannot serialize fail to compile with a
-// message that says so.
+// message that says so. Write serialize (or save/load) as a template over the archive, as
+// above: mp writes with cereal's BinaryOutputArchive and reads the same bytes with an
+// archive of its own, which checks every container size against the bytes the message
+// has left before the container is made (a garbled message fails with
+// mp::SerializationError instead of allocating what it claims).
 #pragma once
 
 #include "mp/detail/codec.hpp"  // IWYU pragma: export

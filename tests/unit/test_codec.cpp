@@ -150,6 +150,31 @@ TEST(Codec, TruncatedInputThrowsSerializationError) {
   EXPECT_THROW(mp::detail::decode(r2, vs), mp::SerializationError);
 }
 
+TEST(Codec, ACerealTypesClaimedSizeIsCheckedBeforeItIsAllocated) {
+  // A WithSerialize whose label claims 2^40 characters and whose message ends there: the
+  // read fails on the claim, instead of making a 1 TiB string first.
+  VectorWriter w;
+  const std::uint64_t claim = std::uint64_t{1} << 40;
+  w.write(&claim, sizeof claim);
+  w.write("abc", 3);
+  Reader r(w.data(), w.size());
+  WithSerialize out;
+  try {
+    mp::detail::decode(r, out);
+    ADD_FAILURE() << "a claim of 2^40 characters was accepted";
+  } catch (const mp::SerializationError& e) {
+    EXPECT_NE(std::string(e.what()).find("malformed message"), std::string::npos) << e.what();
+  }
+  // Cut anywhere, a real message is a SerializationError too.
+  VectorWriter full;
+  mp::detail::encode(full, WithSerialize{"pts", {1.0, 2.0}, {{"n", 2}}});
+  for (std::size_t cut = 0; cut < full.size(); ++cut) {
+    Reader part(full.data(), cut);
+    WithSerialize v;
+    EXPECT_THROW(mp::detail::decode(part, v), mp::SerializationError) << "cut at " << cut;
+  }
+}
+
 TEST(Codec, TransferabilityIsKnownAtCompileTime) {
   static_assert(mp::detail::is_transferable_v<int>);
   static_assert(mp::detail::is_transferable_v<std::vector<std::string>>);

@@ -9,6 +9,7 @@
 // A type none of these accept fails to compile with a message naming the remedy.
 #pragma once
 
+#include "mp/detail/bounded_archive.hpp"
 #include "mp/detail/bytes.hpp"
 
 #include <algorithm>
@@ -81,7 +82,7 @@ struct fast_codec<std::optional<T>> : fast_codec<T> {};
 template <class T>
 inline constexpr bool cereal_codec_v =
     cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value&&
-        cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+        cereal::traits::is_input_serializable<T, BoundedBinaryInputArchive>::value;
 
 // True when a value of type T can be sent to another process.
 template <class T>
@@ -338,9 +339,12 @@ void decode_value(Reader& r, T& v) {
   if constexpr (fast_codec<T>::value) {
     decode_fast(r, v);
   } else {
+    // The whole value is there before cereal reads a size (pool items of such types are
+    // framed, so this waits only for a value that is still arriving on its own).
+    r.wait_complete();
     ReaderStreambuf buf(r);
     std::istream is(&buf);
-    cereal::BinaryInputArchive ar(is);
+    BoundedBinaryInputArchive ar(is, r.remaining());
     ar(v);
   }
 }
