@@ -5,8 +5,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain and build
-  g++ clang cmake ninja-build make pkg-config clang-format
+  # toolchain and build; libclang-rt-14-dev holds clang's sanitizer and libFuzzer runtimes
+  g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config clang-format
   # chosen libraries: serialization, formatting, command line, hashing
   libcereal-dev libfmt-dev libcli11-dev libxxhash-dev
   # tests and micro-benchmarks

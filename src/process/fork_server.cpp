@@ -35,31 +35,32 @@
 
 #include "process/child.hpp"
 #include "process/child_boot.hpp"
+#include "process/fork_server_protocol.hpp"
 #include "process/launcher.hpp"
 
 namespace mp::process {
+
+bool is_well_formed(const LaunchRequest& req, std::size_t bytes, std::size_t fds) noexcept {
+  if (bytes != sizeof req || req.kind != kLaunch || req.nfds == 0 || req.nfds > kMaxFds ||
+      fds != req.nfds) {
+    return false;
+  }
+  for (std::uint32_t i = 0; i + 1 < req.nfds; ++i) {
+    if (req.targets[i] < 0) {
+      return false;
+    }
+  }
+  for (const char c : req.role) {
+    if (c == '\0') {
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
-// Descriptors one launch hands over: a worker's own, plus those of the shared objects its
-// initializer or target holds (SCM_RIGHTS carries at most 253).
-constexpr std::size_t kMaxFds = 128;
 constexpr int kReplyTimeoutMs = 10'000;
-
-enum : std::uint32_t { kLaunch = 1, kStarted = 2, kExited = 3 };
-
-struct LaunchRequest {
-  std::uint32_t kind = kLaunch;
-  std::uint32_t nfds = 0;  // fds sent; the last is the blob
-  std::uint32_t die_with_caller = 1;
-  std::int32_t targets[kMaxFds] = {};
-  char role[32] = {};
-};
-
-struct Reply {
-  std::uint32_t kind = 0;
-  std::int32_t pid = 0;
-  std::int32_t value = 0;  // kStarted: errno of a failed fork (0: started); kExited: status
-};
 
 // sendmsg of `bytes` with `fds` attached.
 bool send_with_fds(int sock, const void* bytes, std::size_t n, const int* fds, std::size_t nfds) {
@@ -162,13 +163,11 @@ class ForkServer {
     if (r == 0 || (r < 0 && errno != EAGAIN)) {
       shut_down(0);  // the caller is gone
     }
-    if (r != static_cast<ssize_t>(sizeof req) || req.kind != kLaunch || req.nfds == 0 ||
-        req.nfds > kMaxFds || fds.size() != req.nfds) {
+    if (!is_well_formed(req, static_cast<std::size_t>(r), fds.size())) {
       Reply bad{kStarted, 0, EPROTO};
       send_with_fds(sock_.get(), &bad, sizeof bad, nullptr, 0);
       return;
     }
-    req.role[sizeof req.role - 1] = '\0';
     std::fflush(nullptr);
     const pid_t server = ::getpid();
     const pid_t pid = ::fork();

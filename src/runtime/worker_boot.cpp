@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 
@@ -49,28 +50,44 @@ namespace {
 const bool g_registered = process::register_child_role(kWorkerRole, &run_worker_role);
 }  // namespace
 
-void run_worker_role(const process::ChildBoot& boot) {
-  process::die_with_parent(boot.parent);
+WorkerBoot decode_worker_boot(const std::vector<std::byte>& blob) {
   BootFields fields;
-  detail::Reader r(boot.blob.data(), boot.blob.size());
+  detail::Reader r(blob.data(), blob.size());
   detail::decode(r, fields);
+  if (!r.at_end()) {
+    throw std::runtime_error("mp: pool worker start-up data has bytes left over");
+  }
   auto& [index, name, maxtasks, spin_ns, memory_limit, cpu_s, shared, task_large, result_large,
          bell_fd, init] = fields;
-  process::set_current_process_name(name);
-  sys::SharedMemory bell_memory(sys::UniqueFd(bell_fd), sizeof(sys::Doorbell));
+  if (index < 0 || maxtasks < 0 || spin_ns < 0 || cpu_s < 0 || shared < 0 || task_large < 0 ||
+      result_large < 0 || bell_fd < 0) {
+    throw std::runtime_error("mp: pool worker start-up data out of range");
+  }
+  WorkerBoot boot;
+  boot.config.index = index;
+  boot.config.name = std::move(name);
+  boot.config.maxtasksperchild = maxtasks;
+  boot.config.spin = std::chrono::nanoseconds(spin_ns);
+  boot.config.memory_limit = static_cast<std::size_t>(memory_limit);
+  boot.config.cpu_time_limit = std::chrono::seconds(cpu_s);
+  boot.region = WorkerRegion::Fds{shared, task_large, result_large};
+  boot.parent_bell_fd = bell_fd;
+  boot.initializer = std::move(init);
+  return boot;
+}
+
+void run_worker_role(const process::ChildBoot& boot) {
+  process::die_with_parent(boot.parent);
+  WorkerBoot decoded = decode_worker_boot(boot.blob);
+  process::set_current_process_name(decoded.config.name);
+  sys::SharedMemory bell_memory(sys::UniqueFd(decoded.parent_bell_fd), sizeof(sys::Doorbell));
   bell_memory.close_descriptor();
   auto* parent_bell = reinterpret_cast<sys::Doorbell*>(bell_memory.data());
-  WorkerRegion region(WorkerRegion::Fds{shared, task_large, result_large}, parent_bell);
-  const Initializer initializer = Initializer::from_encoded(std::move(init));
-  WorkerConfig config;
-  config.index = index;
-  config.name = name;
+  WorkerRegion region(decoded.region, parent_bell);
+  const Initializer initializer = Initializer::from_encoded(std::move(decoded.initializer));
+  WorkerConfig& config = decoded.config;
   config.initializer = &initializer;
-  config.maxtasksperchild = maxtasks;
-  config.spin = std::chrono::nanoseconds(spin_ns);
   config.parent = boot.parent;
-  config.memory_limit = static_cast<std::size_t>(memory_limit);
-  config.cpu_time_limit = std::chrono::seconds(cpu_s);
   run_worker(region, config);
 }
 

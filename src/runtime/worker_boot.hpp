@@ -22,6 +22,17 @@ std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
                                           const WorkerRegion::Fds& region, int parent_bell_fd,
                                           std::vector<int>& initializer_fds);
 
+// What the blob tells a worker.
+struct WorkerBoot {
+  WorkerConfig config;  // without its initializer and parent
+  WorkerRegion::Fds region;
+  int parent_bell_fd = -1;
+  std::vector<std::byte> initializer;  // encoded; empty: none
+};
+// Decodes a blob of encode_worker_boot. Throws std::runtime_error (or the codec's error)
+// if it is malformed: truncated, with bytes left over, or with values no pool sends.
+WorkerBoot decode_worker_boot(const std::vector<std::byte>& blob);
+
 // The "pool-worker" role: decodes the blob, maps the shared memory and runs the worker.
 [[noreturn]] void run_worker_role(const process::ChildBoot& boot);
 

@@ -1,0 +1,73 @@
+// Fuzzes what a child reads at start-up from the process that starts it: a pool worker's
+// start-up blob (spawn and forkserver), and the launch request the fork server checks
+// before it forks. The first byte picks which. A malformed blob must be a clear
+// exception; a malformed request must be refused.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "fuzz_support.hpp"
+#include "process/fork_server_protocol.hpp"
+#include "runtime/worker_boot.hpp"
+
+namespace {
+
+void decode_boot(const std::byte* p, std::size_t n) {
+  try {
+    const mp::runtime::WorkerBoot boot = mp::runtime::decode_worker_boot({p, p + n});
+    (void)boot;
+  } catch (const std::exception&) {
+  }
+}
+
+void check_request(const std::byte* p, std::size_t n) {
+  mp::process::LaunchRequest req;
+  std::memcpy(&req, p, std::min(n, sizeof req));
+  const std::size_t fds = n > 0 ? static_cast<std::size_t>(p[0]) : 0;
+  (void)mp::process::is_well_formed(req, n, fds);
+}
+
+std::vector<std::byte> selected(std::uint8_t selector, const std::byte* p, std::size_t n) {
+  std::vector<std::byte> out{static_cast<std::byte>(selector)};
+  out.insert(out.end(), p, p + n);
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  mp::runtime::WorkerConfig config;
+  config.index = 1;
+  config.name = "PoolWorker-2";
+  config.maxtasksperchild = 100;
+  config.spin = std::chrono::microseconds(50);
+  std::vector<int> initializer_fds;
+  const std::vector<std::byte> blob =
+      mp::runtime::encode_worker_boot(config, {5, 6, 7}, 8, initializer_fds);
+  mp::fuzz::write_seed("worker-boot", selected(0, blob.data(), blob.size()));
+  mp::process::LaunchRequest req;
+  req.nfds = 3;
+  req.targets[0] = 5;
+  req.targets[1] = 6;
+  std::memcpy(req.role, "pool-worker", 11);
+  mp::fuzz::write_seed("launch-request",
+                       selected(1, reinterpret_cast<const std::byte*>(&req), sizeof req));
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  const auto* p = reinterpret_cast<const std::byte*>(data) + 1;
+  if (data[0] % 2 == 0) {
+    decode_boot(p, size - 1);
+  } else {
+    check_request(p, size - 1);
+  }
+  return 0;
+}
