@@ -176,7 +176,7 @@ struct Process::State {
   pid_t pid = 0;
   sys::UniqueFd pidfd;
   process::Launcher* launcher = nullptr;  // null: forked by this process
-  sys::UniqueFd error_pipe;               // the child writes the escaped exception here
+  sys::UniqueFd error_pipe;               // the child writes its exit report here
   bool exited = false;
   std::optional<int> status;  // empty after the exit if nobody can tell it (see join_until)
   std::exception_ptr error;

@@ -11,8 +11,9 @@
 // eventfd (the parent waits on results and on child exits together that way). A ringer
 // writes to the eventfd through the same number in its own process, after checking that
 // the number still names that eventfd: a task may have closed it and opened a file of its
-// own there. A ringer that finds it gone does not ring (the owner also looks on its own,
-// see kMaxUnseenResult) and notes the loss (sys::lost_descriptor) for its owner to act on.
+// own there. A ringer that finds it gone does not ring (an owner that waits on an eventfd
+// must also look on its own now and then, as a pool's parent does every millisecond) and
+// notes the loss (sys::lost_descriptor) for its process to act on.
 #pragma once
 
 #include <atomic>
