@@ -5,13 +5,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "process/child.hpp"
 
@@ -85,26 +89,54 @@ void run_child_role(std::string_view name, ChildBoot& boot) {
   exit_child(0);
 }
 
+namespace {
+// `text` as one whole decimal number in [min, max].
+template <class T>
+std::optional<T> whole_number(std::string_view text, T min, T max) {
+  T v{};
+  const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (err != std::errc{} || end != text.data() + text.size() || v < min || v > max) {
+    return std::nullopt;
+  }
+  return v;
+}
+}  // namespace
+
+// ROLE:BLOB_FD:PARENT_PID.
+std::optional<ChildRequest> parse_child_request(std::string_view value) {
+  const auto c1 = value.find(':');
+  if (c1 == std::string_view::npos || c1 == 0) {
+    return std::nullopt;
+  }
+  const auto c2 = value.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto fd = whole_number<int>(value.substr(c1 + 1, c2 - c1 - 1), 0, INT_MAX);
+  const auto parent = whole_number<pid_t>(value.substr(c2 + 1), 1, INT_MAX);
+  if (!fd || !parent) {
+    return std::nullopt;
+  }
+  return ChildRequest{std::string(value.substr(0, c1)), *fd, *parent};
+}
+
 void enter_child_role_if_requested() {
   const char* value = std::getenv(kChildEnv);
   if (value == nullptr) {
     return;
   }
-  // ROLE:BLOB_FD:PARENT_PID.
-  const std::string spec = value;
-  const auto c1 = spec.find(':');
-  const auto c2 = spec.find(':', c1 == std::string::npos ? c1 : c1 + 1);
-  if (c1 == std::string::npos || c2 == std::string::npos) {
-    std::fprintf(stderr, "mp: malformed %s=%s\n", kChildEnv, spec.c_str());
+  const std::optional<ChildRequest> request = parse_child_request(value);
+  if (!request) {
+    std::fprintf(stderr, "mp: malformed %s=%s\n", kChildEnv, value);
     exit_child(127);
   }
-  const std::string role = spec.substr(0, c1);
+  const std::string& role = request->role;
+  const int blob_fd = request->blob_fd;
   // Taken out of the environment first, so that nothing this process starts later
   // mistakes itself for a child of mp.
   ::unsetenv(kChildEnv);
-  const int blob_fd = std::atoi(spec.c_str() + c1 + 1);
   ChildBoot boot;
-  boot.parent = static_cast<pid_t>(std::atol(spec.c_str() + c2 + 1));
+  boot.parent = request->parent;
   try {
     boot.blob = read_blob_fd(blob_fd);
   } catch (const std::exception& e) {

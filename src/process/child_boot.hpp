@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +18,16 @@ namespace mp::process {
 // The environment variable that tells an exec'd program it is a child of mp:
 // "ROLE:BLOB_FD:PARENT_PID".
 inline constexpr const char* kChildEnv = "MP_CHILD";
+
+// What kChildEnv says: the role to play, the descriptor of the start-up blob, and the
+// process that started this one. Empty if the value is malformed (a part missing, a
+// number that is not one whole number in range).
+struct ChildRequest {
+  std::string role;
+  int blob_fd = -1;
+  pid_t parent = 0;
+};
+std::optional<ChildRequest> parse_child_request(std::string_view value);
 
 // A sealed memfd holding `blob`, for the child to read (blobs can be large: an
 // initializer's arguments travel in them).

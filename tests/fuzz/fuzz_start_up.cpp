@@ -1,7 +1,7 @@
 // Fuzzes what a child reads at start-up from the process that starts it: a pool worker's
-// start-up blob (spawn and forkserver), and the launch request the fork server checks
-// before it forks. The first byte picks which. A malformed blob must be a clear
-// exception; a malformed request must be refused.
+// start-up blob (spawn and forkserver), the launch request the fork server checks before
+// it forks, and the MP_CHILD value a spawned child parses. The first byte picks which. A
+// malformed blob must be a clear exception; a malformed request or value must be refused.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
+#include "process/child_boot.hpp"
 #include "process/fork_server_protocol.hpp"
 #include "runtime/worker_boot.hpp"
 
@@ -29,6 +30,13 @@ void check_request(const std::byte* p, std::size_t n) {
   std::memcpy(&req, p, std::min(n, sizeof req));
   const std::size_t fds = n > 0 ? static_cast<std::size_t>(p[0]) : 0;
   (void)mp::process::is_well_formed(req, n, fds);
+}
+
+void parse_request(const std::byte* p, std::size_t n) {
+  const auto request = mp::process::parse_child_request({reinterpret_cast<const char*>(p), n});
+  if (request && (request->blob_fd < 0 || request->parent <= 0 || request->role.empty())) {
+    __builtin_trap();  // accepted what it must refuse
+  }
 }
 
 std::vector<std::byte> selected(std::uint8_t selector, const std::byte* p, std::size_t n) {
@@ -56,6 +64,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   std::memcpy(req.role, "pool-worker", 11);
   mp::fuzz::write_seed("launch-request",
                        selected(1, reinterpret_cast<const std::byte*>(&req), sizeof req));
+  const char child[] = "pool-worker:5:1234";
+  mp::fuzz::write_seed("child-request",
+                       selected(2, reinterpret_cast<const std::byte*>(child), sizeof child - 1));
   return 0;
 }
 
@@ -64,10 +75,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto* p = reinterpret_cast<const std::byte*>(data) + 1;
-  if (data[0] % 2 == 0) {
-    decode_boot(p, size - 1);
-  } else {
-    check_request(p, size - 1);
+  switch (data[0] % 3) {
+    case 0:
+      decode_boot(p, size - 1);
+      break;
+    case 1:
+      check_request(p, size - 1);
+      break;
+    default:
+      parse_request(p, size - 1);
+      break;
   }
   return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "helpers/hygiene.hpp"
 #include "helpers/inputs.hpp"
+#include "process/child_boot.hpp"
 #include "process/launcher.hpp"
 
 namespace {
@@ -262,6 +263,20 @@ TEST_F(StartMethodChoice, NamesAreParsedAndBadNamesRejected) {
   EXPECT_EQ(mp::start_method_from_name("spawn"), mp::StartMethod::spawn);
   EXPECT_EQ(mp::start_method_from_name("fork"), mp::StartMethod::fork);
   EXPECT_THROW(mp::start_method_from_name("vfork"), std::invalid_argument);
+}
+
+TEST(ChildRequest, OnlyAWholeWellFormedValueIsAccepted) {
+  const auto ok = mp::process::parse_child_request("pool-worker:5:1234");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->role, "pool-worker");
+  EXPECT_EQ(ok->blob_fd, 5);
+  EXPECT_EQ(ok->parent, 1234);
+  // atoi read each of these as a number (often fd 0, the child's stdin, as the blob).
+  for (const char* bad : {"pool-worker", "pool-worker:5", ":5:1234", "pool-worker:x:1234",
+                          "pool-worker:5:", "pool-worker:-1:1234", "pool-worker:5:0",
+                          "pool-worker:5x:1234", "pool-worker:99999999999:1234"}) {
+    EXPECT_FALSE(mp::process::parse_child_request(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace
