@@ -97,18 +97,29 @@ UniqueFd make_memfd(const char* name, unsigned flags) {
   return above_stdio(std::move(fd));
 }
 
-FileIdentity identity_of(int fd) {
+namespace {
+// False if fd is not open.
+bool stat_identity(int fd, FileIdentity& out) noexcept {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
+    return false;
+  }
+  out = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  return true;
+}
+}  // namespace
+
+FileIdentity identity_of(int fd) {
+  FileIdentity id;
+  if (!stat_identity(fd, id)) {
     throw_errno("fstat");
   }
-  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  return id;
 }
 
 bool names_file(int fd, const FileIdentity& file) noexcept {
-  struct stat st {};
-  return ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == file.device &&
-         static_cast<std::uint64_t>(st.st_ino) == file.inode;
+  FileIdentity now;
+  return stat_identity(fd, now) && now.device == file.device && now.inode == file.inode;
 }
 
 namespace {
