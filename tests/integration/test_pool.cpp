@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <list>
 #include <map>
 #include <mp/mp.hpp>
 #include <numeric>
 #include <ranges>
 #include <set>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -244,6 +246,35 @@ TEST_F(PoolTest, NonRandomAccessAndUnsizedInputs) {
       [](const std::pair<const std::string, int>& p) { return p.first + std::to_string(p.second); },
       m);
   EXPECT_EQ(kv, (std::vector<std::string>{"a1", "b2"}));
+}
+
+// Plain values side by side (a vector, a window of one, an array) are sent a chunk at a
+// time as their bytes: every chunk must start where the previous one ended.
+struct Cell {
+  int row;
+  double weight;
+};
+TEST_F(PoolTest, ContiguousPlainInputsArriveInOrderInEveryChunk) {
+  mp::Pool pool(2);
+  std::vector<Cell> cells;
+  for (int i = 0; i < 5000; ++i) cells.push_back({i, i * 0.5});
+  auto weigh = [](const Cell& c) { return c.row + c.weight; };
+  std::vector<double> expected;
+  for (const Cell& c : cells) expected.push_back(c.row + c.weight);
+  EXPECT_EQ(pool.map(weigh, cells, 7), expected);
+  EXPECT_EQ(pool.map(weigh, cells), expected);
+  const std::span<const Cell> window(cells.data() + 13, 1000);
+  EXPECT_EQ(pool.map(weigh, window, 9),
+            std::vector<double>(expected.begin() + 13, expected.begin() + 1013));
+  const std::array<int, 5> five{5, 4, 3, 2, 1};
+  EXPECT_EQ(pool.map(square, five, 2), (std::vector<int>{25, 16, 9, 4, 1}));
+  // A chunk of 3 M ints (12 MB) goes through the large-message buffer.
+  const auto many = iota(3'000'000);
+  const auto back = pool.map([](int x) { return x - 1; }, many, 3'000'000);
+  ASSERT_EQ(back.size(), many.size());
+  EXPECT_EQ(back.front(), -1);
+  EXPECT_EQ(back[1'234'567], 1'234'566);
+  EXPECT_EQ(back.back(), 2'999'998);
 }
 
 TEST_F(PoolTest, CallablesWithState) {
