@@ -211,6 +211,23 @@ PerItem pool_startup(int workers, mp::StartMethod method) {
   return {seconds_since(start), y == 2};
 }
 
+// pool_startup over floor.fork_wait, each run measuring the two back to back (in
+// alternating order), so that both see the same process and the same machine: fork's
+// cost grows with what the process has touched and with what the machine is doing.
+PerItem startup_over_floor(int workers, mp::StartMethod method) {
+  static int turn = 0;
+  const bool floor_first = (turn++ % 2) == 0;
+  peers::RoundTrips floor;
+  if (floor_first) {
+    floor = peers::fork_wait(workers);
+  }
+  const PerItem pool = pool_startup(workers, method);
+  if (!floor_first) {
+    floor = peers::fork_wait(workers);
+  }
+  return {pool.seconds / floor.seconds, pool.ok && floor.ok};
+}
+
 int kill_own_worker(int) {
   ::raise(SIGKILL);
   return 0;
@@ -370,11 +387,20 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
   p.push_back({"threadpool.apply", "thread", "s", w, n.peer_trips, {}, repeat, [thread_pool, n] {
                  return submit_round_trips(*thread_pool, n.peer_trips);
                }});
+  p.push_back({"floor.fork_wait", "process", "s", w, 1, {}, repeat, round_trips([w] {
+                 return peers::fork_wait(w);
+               })});
   p.push_back({"pool.startup", "process", "s", w, 1, {}, repeat, [w] {
                  return pool_startup(w, mp::StartMethod::fork);
                }});
   p.push_back({"pool.startup.forkserver", "process", "s", w, 1, {}, repeat, [w] {
                  return pool_startup(w, mp::StartMethod::forkserver);
+               }});
+  p.push_back({"pool.startup.over_floor", "process", "x", w, 1, {}, repeat, [w] {
+                 return startup_over_floor(w, mp::StartMethod::fork);
+               }});
+  p.push_back({"pool.startup.forkserver.over_floor", "process", "x", w, 1, {}, repeat, [w] {
+                 return startup_over_floor(w, mp::StartMethod::forkserver);
                }});
   p.push_back({"pool.startup.spawn", "process", "s", w, 1, {}, repeat, [w] {
                  return pool_startup(w, mp::StartMethod::spawn);
@@ -430,6 +456,25 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
                    const long long sum = peers::openmp_trivial(n.map_large, w);
                    const long long m = n.map_large;
                    return PerItem{seconds_since(start) / n.map_large, sum == m * (m + 1) / 2};
+                 },
+                 true});
+    p.push_back({"peer.openmp.map.static",
+                 "openmp",
+                 "items/s",
+                 w,
+                 n.map_large,
+                 {},
+                 repeat,
+                 [n, w] {
+                   peers::openmp_warm(w);
+                   std::vector<int> items(static_cast<std::size_t>(n.map_large));
+                   std::iota(items.begin(), items.end(), 0);
+                   const auto start = Clock::now();
+                   const std::vector<int> out = peers::openmp_map_static(items, w);
+                   const double t = seconds_since(start);
+                   const long long sum = std::accumulate(out.begin(), out.end(), 0LL);
+                   const long long m = n.map_large;
+                   return PerItem{t / n.map_large, sum == m * (m + 1) / 2};
                  },
                  true});
   }
@@ -530,6 +575,9 @@ void run_overhead(Context& ctx) {
     if (r.unit == "cores") {
       return fmt::format("{:.3f} cores", v);
     }
+    if (r.unit == "x") {
+      return fmt::format("{:.2f}x", v);
+    }
     if (r.unit == "fraction") {
       return fmt::format("{:.0f} % done", v * 100);
     }
@@ -554,6 +602,9 @@ void run_overhead(Context& ctx) {
   table.print();
   fmt::print(
       "\n  per item: the latency of one round trip, or the time per item of a map (1 / rate).\n"
+      "  floor.fork_wait: fork two children that exit at once, wait for both; *.over_floor:\n"
+      "  pool start-up over that floor, the two measured back to back in each run.\n"
+      "  peer.openmp.map.static: pool.map.auto's work on threads, into a fresh vector.\n"
       "  tbb::task_group::wait() may run the task on the calling thread itself.\n");
 
   if (ctx.plotter().enabled()) {

@@ -1,6 +1,8 @@
 // OpenMP peers. Without OpenMP (the build did not find it) these run sequentially and
 // have_openmp() says so; the experiments then leave the OpenMP variants out.
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -66,6 +68,16 @@ long long openmp_trivial(int n, int workers) {
     sum += add_one(i);
   }
   return sum;
+}
+
+std::vector<int> openmp_map_static(const std::vector<int>& items, int workers) {
+  std::vector<int> out(items.size());
+  const auto n = static_cast<std::ptrdiff_t>(items.size());
+#pragma omp parallel for num_threads(workers) schedule(static)
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    out[static_cast<std::size_t>(i)] = add_one(items[static_cast<std::size_t>(i)]);
+  }
+  return out;
 }
 
 }  // namespace mp_bench::peers

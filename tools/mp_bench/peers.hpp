@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 namespace mp_bench::peers {
 
@@ -21,6 +22,9 @@ std::uint64_t openmp_pi(std::uint64_t samples, int workers);
 std::uint64_t openmp_primes(std::uint32_t limit, int workers);
 // add_one over 0..n-1 with schedule(dynamic, 1); the sum of the results.
 long long openmp_trivial(int n, int workers);
+// What pool.map(add_one, items) does, with threads: a fresh output vector, filled with
+// add_one of each item under schedule(static). The memory floor of that map.
+std::vector<int> openmp_map_static(const std::vector<int>& items, int workers);
 
 // ---- oneTBB (peer_tbb.cpp) ------------------------------------------------------------------
 bool have_tbb();
@@ -46,5 +50,10 @@ RoundTrips std_async(int n);
 // anonymous mapping; each side spins for `spin`, then sleeps on a non-private futex, and
 // the other side makes the wake syscall only if it sleeps (mp's own doorbell scheme).
 RoundTrips futex_ping_pong(int n, std::chrono::nanoseconds spin);
+
+// ---- the start-up floor (peer_fork.cpp) ----------------------------------------------------
+// fork `children` children that _exit(0) at once, then waitpid each: the seconds it took
+// (one run), and whether every child exited 0.
+RoundTrips fork_wait(int children);
 
 }  // namespace mp_bench::peers
