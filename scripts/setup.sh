@@ -18,6 +18,8 @@ packages=(
   # mp-bench's `python` subcommand runs the seeds' Python programs beside mp (Debian's
   # python3, so joblib comes from Debian too; the scripts need no numpy)
   python3 python3-joblib
+  # seed 002's million-digit integers (GMP's C++ interface): its example, test and benchmark
+  libgmp-dev
 )
 
 missing=()

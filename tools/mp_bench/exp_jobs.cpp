@@ -255,6 +255,9 @@ void run_jobs(Context& ctx) {
         ctx.repeat(), workloads().size() + 1);
     ctx.plotter().plot("jobs", csv, script);
   }
+#ifdef MP_BENCH_HAVE_GMP
+  run_cpu_bound(ctx);
+#endif
 }
 
 }  // namespace mp_bench
