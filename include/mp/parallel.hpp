@@ -59,6 +59,9 @@ struct ParallelOptions {
   std::chrono::nanoseconds timeout{0};
   // How the worker processes start.
   StartMethod start_method = StartMethod::fork;
+  // Threads each worker process lets OpenMP, BLAS and the like use: cores / n_jobs by
+  // default, as joblib does (PoolOptions::inner_max_num_threads).
+  int inner_max_num_threads = kInnerThreadsAuto;
 };
 
 // A function and its arguments, to be called later: what mp::delayed(f)(args...) makes.
@@ -211,6 +214,7 @@ class Parallel {
       o.processes = jobs;
       o.start_method = options_.start_method;
       o.task_timeout = options_.timeout;
+      o.inner_max_num_threads = options_.inner_max_num_threads;
       processes_ = std::make_unique<Pool>(o);
     } else if (options_.backend == Backend::threads) {
       threads_ = std::make_unique<ThreadPool>(jobs);

@@ -9,6 +9,9 @@
 
 namespace mp {
 
+// PoolOptions::inner_max_num_threads: cores / processes (at least one) for each worker.
+inline constexpr int kInnerThreadsAuto = -1;
+
 struct PoolOptions {
   // Number of worker processes; 0 means mp::cpu_count() (Python's None; Python raises
   // ValueError for 0, mp takes it as "the default" so that a zeroed options struct works).
@@ -63,6 +66,19 @@ struct PoolOptions {
   // wake-up into a sub-microsecond hand-off while tasks keep coming, and costs an idle
   // pool nothing once it has elapsed. See BENCHMARKS.md (apply round trip, idle CPU).
   std::chrono::microseconds spin{50};
+  // Threads each worker lets the parallel libraries its tasks call use (OpenMP, OpenBLAS,
+  // MKL, BLIS, numexpr-like ones that read the same variables), so that N workers each
+  // running an OpenMP loop do not start N x cores threads. 0 leaves them alone
+  // (multiprocessing's behaviour); kInnerThreadsAuto gives each worker cores / processes,
+  // at least one (joblib's, and mp::Parallel's default); N > 0 gives each exactly N.
+  // Each worker sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS,
+  // BLIS_NUM_THREADS, VECLIB_MAXIMUM_THREADS and NUMEXPR_NUM_THREADS (with auto, only
+  // those the environment does not set already), and calls the runtime setters of the
+  // libraries already loaded (omp_set_num_threads, openblas_set_num_threads, ...). oneTBB
+  // reads none of these: bound it in an initializer with
+  // tbb::global_control(tbb::global_control::max_allowed_parallelism, n). Less than
+  // kInnerThreadsAuto: std::invalid_argument.
+  int inner_max_num_threads = 0;
 };
 
 }  // namespace mp

@@ -16,6 +16,7 @@
 
 #include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
+#include "runtime/thread_budget.hpp"
 #include "runtime/worker_boot.hpp"
 #include "runtime/worker_loop.hpp"
 #include "shm/fd_refs.hpp"
@@ -197,6 +198,8 @@ void ProcessGroup::spawn(int index) {
   s.config.parent = parent_pid_;
   s.config.memory_limit = options_.memory_limit;
   s.config.cpu_time_limit = options_.cpu_time_limit;
+  s.config.inner_threads = options_.inner_threads;
+  s.config.inner_threads_forced = options_.inner_threads_forced;
   process::Launcher* launcher = choose_launcher();
   if (launcher == nullptr) {
     runtime::WorkerRegion* region = &s.region;
@@ -206,6 +209,9 @@ void ProcessGroup::spawn(int index) {
     // (tasks reopen what they are sent; an initializer that cannot be encoded keeps all).
     const std::optional<std::vector<int>> keep =
         shm::fds_to_keep_in_fork(options_.initializer ? &options_.initializer : nullptr);
+    if (s.config.inner_threads > 0) {
+      runtime::find_thread_library_setters();
+    }
     const pid_t pid = process::fork_child(s.config.name, true, [region, config, epoll_fd, &keep] {
       ::close(epoll_fd);
       if (keep) {

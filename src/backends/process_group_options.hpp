@@ -21,6 +21,8 @@ struct ProcessGroupOptions {
   std::size_t memory_limit = 0;
   std::chrono::seconds cpu_time_limit{0};
   std::chrono::nanoseconds spin{0};
+  int inner_threads = 0;  // see runtime::WorkerConfig
+  bool inner_threads_forced = false;
 };
 
 // Starts all workers; throws std::system_error if one cannot be started (the ones

@@ -95,6 +95,12 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       throw std::invalid_argument("mp: cpu_time_limit must be zero (no limit) or positive, not " +
                                   std::to_string(options_.cpu_time_limit.count()) + " s");
     }
+    if (options_.inner_max_num_threads < kInnerThreadsAuto) {
+      throw std::invalid_argument(
+          "mp: inner_max_num_threads must be 0 (leave alone), kInnerThreadsAuto (-1) or "
+          "positive, not " +
+          std::to_string(options_.inner_max_num_threads));
+    }
     if (options_.crash_retries < 0) {
       throw std::invalid_argument("mp: crash_retries must be 0 or more, not " +
                                   std::to_string(options_.crash_retries));
@@ -348,6 +354,10 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     g.memory_limit = options_.memory_limit;
     g.cpu_time_limit = options_.cpu_time_limit;
     g.spin = options_.spin;
+    g.inner_threads_forced = options_.inner_max_num_threads > 0;
+    g.inner_threads = options_.inner_max_num_threads == kInnerThreadsAuto
+                          ? std::max(1, mp::cpu_count() / options_.processes)
+                          : options_.inner_max_num_threads;
     return g;
   }
 

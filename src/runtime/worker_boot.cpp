@@ -22,6 +22,7 @@ using BootFields = std::tuple<int,                      // index
                               std::int64_t,             // spin, ns
                               std::uint64_t,            // memory_limit
                               std::int64_t,             // cpu_time_limit, s
+                              int, std::uint8_t,        // inner_threads, forced (0 or 1)
                               int, int, int,            // region fds
                               int,                      // parent bell fd
                               std::vector<std::byte>>;  // encoded initializer
@@ -37,10 +38,19 @@ std::vector<std::byte> encode_worker_boot(const WorkerConfig& config,
     init = config.initializer->encoded();
     initializer_fds = shared_objects.fds();
   }
-  const BootFields fields{config.index,        config.name,         config.maxtasksperchild,
-                          config.spin.count(), config.memory_limit, config.cpu_time_limit.count(),
-                          region.shared,       region.task_large,   region.result_large,
-                          parent_bell_fd,      std::move(init)};
+  const BootFields fields{config.index,
+                          config.name,
+                          config.maxtasksperchild,
+                          config.spin.count(),
+                          config.memory_limit,
+                          config.cpu_time_limit.count(),
+                          config.inner_threads,
+                          static_cast<std::uint8_t>(config.inner_threads_forced ? 1 : 0),
+                          region.shared,
+                          region.task_large,
+                          region.result_large,
+                          parent_bell_fd,
+                          std::move(init)};
   detail::VectorWriter w;
   detail::encode(w, fields);
   return {w.data(), w.data() + w.size()};
@@ -57,10 +67,10 @@ WorkerBoot decode_worker_boot(const std::vector<std::byte>& blob) {
   if (!r.at_end()) {
     throw std::runtime_error("mp: pool worker start-up data has bytes left over");
   }
-  auto& [index, name, maxtasks, spin_ns, memory_limit, cpu_s, shared, task_large, result_large,
-         bell_fd, init] = fields;
-  if (index < 0 || maxtasks < 0 || spin_ns < 0 || cpu_s < 0 || shared < 0 || task_large < 0 ||
-      result_large < 0 || bell_fd < 0) {
+  auto& [index, name, maxtasks, spin_ns, memory_limit, cpu_s, inner_threads, inner_forced, shared,
+         task_large, result_large, bell_fd, init] = fields;
+  if (index < 0 || maxtasks < 0 || spin_ns < 0 || cpu_s < 0 || inner_threads < 0 ||
+      inner_forced > 1 || shared < 0 || task_large < 0 || result_large < 0 || bell_fd < 0) {
     throw std::runtime_error("mp: pool worker start-up data out of range");
   }
   WorkerBoot boot;
@@ -70,6 +80,8 @@ WorkerBoot decode_worker_boot(const std::vector<std::byte>& blob) {
   boot.config.spin = std::chrono::nanoseconds(spin_ns);
   boot.config.memory_limit = static_cast<std::size_t>(memory_limit);
   boot.config.cpu_time_limit = std::chrono::seconds(cpu_s);
+  boot.config.inner_threads = inner_threads;
+  boot.config.inner_threads_forced = inner_forced == 1;
   boot.region = WorkerRegion::Fds{shared, task_large, result_large};
   boot.parent_bell_fd = bell_fd;
   boot.initializer = std::move(init);

@@ -12,6 +12,7 @@
 #include "mp/detail/callable.hpp"
 #include "mp/detail/kernels.hpp"
 #include "process/child.hpp"
+#include "runtime/thread_budget.hpp"
 #include "runtime/worker_limits.hpp"
 #include "runtime/worker_watchdog.hpp"
 
@@ -236,6 +237,7 @@ void run_worker(WorkerRegion& region, const WorkerConfig& config) {
   ::setpgid(0, 0);
   ::signal(SIGTTOU, SIG_IGN);
   region.close_descriptors();
+  limit_inner_threads(config.inner_threads, config.inner_threads_forced);
   apply_worker_limits(config, region.control());
   Worker worker(region, config);
   worker.run();

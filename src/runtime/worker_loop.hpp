@@ -24,6 +24,10 @@ struct WorkerConfig {
   std::size_t memory_limit = 0;
   // CPU time one task may use, in whole seconds (0: no limit).
   std::chrono::seconds cpu_time_limit{0};
+  // Threads for nested parallel libraries (0: left alone); `inner_threads_forced`: even
+  // where the environment already says (see PoolOptions::inner_max_num_threads).
+  int inner_threads = 0;
+  bool inner_threads_forced = false;
 };
 
 // Runs in the worker process; never returns.
