@@ -27,6 +27,7 @@
 #include "process/child.hpp"
 #include "process/current.hpp"
 #include "process/launcher.hpp"
+#include "process/process_boot.hpp"
 #include "shm/fd_refs.hpp"
 #include "sys/demangle.hpp"
 #include "sys/fork_private_fds.hpp"
@@ -135,12 +136,6 @@ void report_exit_call(int status, void*) {
   process::exit_child(0);
 }
 
-// What a Process started by the fork server or spawn is sent.
-using ProcessBoot = std::tuple<std::string,              // name
-                               bool,                     // daemon
-                               int,                      // error pipe fd
-                               std::vector<std::byte>>;  // the encoded target
-
 // Once per process: fork from a caller with other threads is reported.
 void warn_threads_once(int threads, const char* what) {
   static std::atomic<bool> warned{false};
@@ -155,17 +150,15 @@ namespace process {
 namespace {
 // A Process started by the fork server or spawn.
 void run_process_role(const ChildBoot& boot) {
-  ProcessBoot fields;
-  detail::Reader r(boot.blob.data(), boot.blob.size());
-  detail::decode(r, fields);
-  auto& [name, daemon, error_fd, target] = fields;
+  ProcessBoot fields = decode_process_boot(boot.blob);
   // Passed open across exec; programs the target runs must not inherit it.
-  ::fcntl(error_fd, F_SETFD, FD_CLOEXEC);
-  if (daemon) {
+  ::fcntl(fields.report_fd, F_SETFD, FD_CLOEXEC);
+  if (fields.daemon) {
     die_with_parent(boot.parent);
   }
-  set_current_process_name(name);
-  run_target(detail::BoundCall::from_encoded(std::move(target)), name, error_fd);
+  set_current_process_name(fields.name);
+  run_target(detail::BoundCall::from_encoded(std::move(fields.target)), fields.name,
+             fields.report_fd);
 }
 
 const bool g_registered = register_child_role("process", &run_process_role);
@@ -275,11 +268,8 @@ void Process::start() {
     spec.die_with_caller = daemon_;
     // Shared objects among the arguments hand their descriptors to the child.
     detail::FdCapture shared_objects;
-    const ProcessBoot fields{name_, daemon_, error_fd, target_.encoded()};
+    spec.blob = process::encode_process_boot({name_, daemon_, error_fd, target_.encoded()});
     spec.fds.insert(spec.fds.end(), shared_objects.fds().begin(), shared_objects.fds().end());
-    detail::VectorWriter w;
-    detail::encode(w, fields);
-    spec.blob.assign(w.data(), w.data() + w.size());
     process::Launched started = launcher->launch(spec);
     state->pid = started.pid;
     state->pidfd = std::move(started.pidfd);

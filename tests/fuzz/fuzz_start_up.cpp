@@ -1,7 +1,8 @@
 // Fuzzes what a child reads at start-up from the process that starts it: a pool worker's
-// start-up blob (spawn and forkserver), the launch request the fork server checks before
-// it forks, and the MP_CHILD value a spawned child parses. The first byte picks which. A
-// malformed blob must be a clear exception; a malformed request or value must be refused.
+// start-up blob (spawn and forkserver), an mp::Process's start-up blob, the launch request
+// the fork server checks before it forks, and the MP_CHILD value a spawned child parses.
+// The first byte picks which. A malformed blob must be a clear exception; a malformed
+// request or value must be refused.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include "fuzz_support.hpp"
 #include "process/child_boot.hpp"
 #include "process/fork_server_protocol.hpp"
+#include "process/process_boot.hpp"
 #include "runtime/worker_boot.hpp"
 
 namespace {
@@ -21,6 +23,16 @@ void decode_boot(const std::byte* p, std::size_t n) {
   try {
     const mp::runtime::WorkerBoot boot = mp::runtime::decode_worker_boot({p, p + n});
     (void)boot;
+  } catch (const std::exception&) {
+  }
+}
+
+void decode_process_boot(const std::byte* p, std::size_t n) {
+  try {
+    const mp::process::ProcessBoot boot = mp::process::decode_process_boot({p, p + n});
+    if (boot.report_fd < 0) {
+      __builtin_trap();  // accepted what it must refuse
+    }
   } catch (const std::exception&) {
   }
 }
@@ -64,6 +76,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   std::memcpy(req.role, "pool-worker", 11);
   mp::fuzz::write_seed("launch-request",
                        selected(1, reinterpret_cast<const std::byte*>(&req), sizeof req));
+  const std::vector<std::byte> process_blob = mp::process::encode_process_boot(
+      {"Process-3", true, 9, std::vector<std::byte>(24, std::byte{7})});
+  mp::fuzz::write_seed("process-boot", selected(3, process_blob.data(), process_blob.size()));
   const char child[] = "pool-worker:5:1234";
   mp::fuzz::write_seed("child-request",
                        selected(2, reinterpret_cast<const std::byte*>(child), sizeof child - 1));
@@ -75,15 +90,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const auto* p = reinterpret_cast<const std::byte*>(data) + 1;
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       decode_boot(p, size - 1);
       break;
     case 1:
       check_request(p, size - 1);
       break;
-    default:
+    case 2:
       parse_request(p, size - 1);
+      break;
+    default:
+      decode_process_boot(p, size - 1);
       break;
   }
   return 0;
