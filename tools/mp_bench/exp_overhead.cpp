@@ -110,16 +110,24 @@ PerItem apply_round_trips(mp::Pool& pool, int n) {
   return {seconds_since(start) / n, x == n};
 }
 
-// pool.map(add_one, 0..n-1, chunksize); chunksize 0: auto.
-PerItem map_trivial(mp::Pool& pool, int n, long long chunksize) {
+// add_one over 0..n-1 by `map` (items -> a fresh vector of results), timed per item and
+// checked by the sum of the results.
+template <class Map>
+PerItem time_trivial_map(int n, Map map) {
   std::vector<int> items(static_cast<std::size_t>(n));
   std::iota(items.begin(), items.end(), 0);
   const auto start = Clock::now();
-  const std::vector<int> out =
-      chunksize > 0 ? pool.map(add_one, items, chunksize) : pool.map(add_one, items);
+  const std::vector<int> out = map(items);
   const double t = seconds_since(start);
   const long long sum = std::accumulate(out.begin(), out.end(), 0LL);
   return {t / n, sum == static_cast<long long>(n) * (n + 1) / 2};
+}
+
+// pool.map(add_one, 0..n-1, chunksize); chunksize 0: auto.
+PerItem map_trivial(mp::Pool& pool, int n, long long chunksize) {
+  return time_trivial_map(n, [&](const std::vector<int>& items) {
+    return chunksize > 0 ? pool.map(add_one, items, chunksize) : pool.map(add_one, items);
+  });
 }
 
 // `n` round trips of submit(add_one, x).result() on an executor (process or thread), or
@@ -467,14 +475,9 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
                  repeat,
                  [n, w] {
                    peers::openmp_warm(w);
-                   std::vector<int> items(static_cast<std::size_t>(n.map_large));
-                   std::iota(items.begin(), items.end(), 0);
-                   const auto start = Clock::now();
-                   const std::vector<int> out = peers::openmp_map_static(items, w);
-                   const double t = seconds_since(start);
-                   const long long sum = std::accumulate(out.begin(), out.end(), 0LL);
-                   const long long m = n.map_large;
-                   return PerItem{t / n.map_large, sum == m * (m + 1) / 2};
+                   return time_trivial_map(n.map_large, [w](const std::vector<int>& items) {
+                     return peers::openmp_map_static(items, w);
+                   });
                  },
                  true});
   }
