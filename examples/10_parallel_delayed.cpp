@@ -4,6 +4,8 @@
 // Python:  Parallel(n_jobs=4)(delayed(task)(i, count) for i in range(4))
 // C++:     mp::Parallel(4)(mp::delayed(task).over(jobs));   // jobs: (i, count) pairs
 //
+// The jobs show their progress as joblib's verbose=1 does (.verbose = 1).
+//
 // Usage: 10_parallel_delayed [samples = 1e8] [count = 10000000]
 #include <mp/mp.hpp>  // Parallel, delayed, Backend, Random
 
@@ -78,7 +80,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 4; ++i) {
     jobs.emplace_back(i, count);
   }
-  const auto sums = mp::Parallel(4)(mp::delayed(task).over(jobs));
+  // verbose as joblib's: the progress on stderr, a bar on a terminal, a line in a log.
+  const auto sums = mp::Parallel({.n_jobs = 4, .verbose = 1})(mp::delayed(task).over(jobs));
   std::printf("4 jobs with Parallel(n_jobs=4): %.3f s\n", seconds_since(start));
   for (int i = 0; i < 4; ++i) {
     std::printf("job %d: %llu\n", i,

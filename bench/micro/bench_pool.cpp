@@ -5,6 +5,8 @@
 // Everything that crosses a process boundary is timed in wall-clock time (UseRealTime):
 // the CPU time of the calling thread misses the workers' share.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
@@ -13,7 +15,9 @@
 #include <numeric>
 #include <vector>
 
+#include "mp/detail/progress_reporter.hpp"
 #include "mp/pool.hpp"
+#include "mp/progress.hpp"
 
 namespace {
 
@@ -99,6 +103,61 @@ BENCHMARK(BM_PoolMap)
     ->Arg(0)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// (b') BM_PoolMap's default-chunksize map with a progress display: log lines into
+// /dev/null and a callback (Arg 1), or none (Arg 0), in one run; the display's cost is
+// the difference.
+void BM_PoolMapProgress(benchmark::State& state) {
+  const bool shown = state.range(0) != 0;
+  const std::vector<int>& input = map_input();
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::size_t calls = 0;
+  const mp::Progress progress{.callback = [&calls](const mp::ProgressInfo&) { ++calls; },
+                              .line_interval = std::chrono::milliseconds(100),
+                              .fd = null};
+  mp::Pool pool(kWorkers);
+  for (auto _ : state) {
+    std::vector<int> out = shown ? pool.map(add_one, input, progress) : pool.map(add_one, input);
+    benchmark::DoNotOptimize(out.data());
+    if (out.size() != input.size() || out.back() != static_cast<int>(kMapItems)) {
+      state.SkipWithError("wrong result");
+      break;
+    }
+  }
+  ::close(null);
+  if (shown && calls < static_cast<std::size_t>(state.iterations())) {
+    state.SkipWithError("the progress callback was not called");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(input.size()));
+}
+BENCHMARK(BM_PoolMapProgress)
+    ->ArgName("progress")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// One redraw of a bar: the frame formatted and written (to /dev/null), the callback made.
+void BM_ProgressRedraw(benchmark::State& state) {
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::size_t calls = 0;
+  const mp::Progress progress{.callback = [&calls](const mp::ProgressInfo&) { ++calls; },
+                              .label = "map",
+                              .interval = std::chrono::milliseconds(0),
+                              .line_interval = std::chrono::milliseconds(0),
+                              .fd = null};
+  mp::detail::ProgressReporter reporter(progress, 1'000'000);
+  std::size_t done = 0;
+  for (auto _ : state) {
+    reporter.update(++done);
+  }
+  reporter.finish(done);
+  ::close(null);
+  if (calls < static_cast<std::size_t>(state.iterations())) {
+    state.SkipWithError("not every update was drawn");
+  }
+}
+BENCHMARK(BM_ProgressRedraw)->Unit(benchmark::kMicrosecond);
 
 // (c) A pool's whole life: start the workers, first result, close, join; per start
 // method (0 fork, 1 forkserver, 2 spawn), with the caller holding `ballast` MiB of touched

@@ -10,6 +10,7 @@
 #include "mp/pipe.hpp"          // Pipe, Connection
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult
 #include "mp/process.hpp"       // Process, current_process, cpu_count
+#include "mp/progress.hpp"      // Progress, ProgressInfo: bars, log lines, callbacks
 #include "mp/queue.hpp"         // Queue, JoinableQueue, SimpleQueue
 #include "mp/random.hpp"        // Random: independent streams per task
 #include "mp/serialize.hpp"     // what crosses a process boundary

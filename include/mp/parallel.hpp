@@ -35,9 +35,11 @@
 #include <vector>
 
 #include "mp/detail/callable.hpp"
+#include "mp/detail/progress_reporter.hpp"
 #include "mp/detail/pull_range.hpp"
 #include "mp/pool.hpp"
 #include "mp/process.hpp"
+#include "mp/progress.hpp"
 #include "mp/thread_pool.hpp"
 
 namespace mp {
@@ -62,6 +64,13 @@ struct ParallelOptions {
   // Threads each worker process lets OpenMP, BLAS and the like use: cores / n_jobs by
   // default, as joblib does (PoolOptions::inner_max_num_threads).
   int inner_max_num_threads = kInnerThreadsAuto;
+  // joblib's verbose: 0 says nothing; above 0 shows the calls' progress on stderr (a bar
+  // on a terminal, a line a second otherwise: include/mp/progress.hpp), above 50 on
+  // stdout. Negative is an error.
+  int verbose = 0;
+  // Called with the progress of each call of the Parallel object (at most ten times a
+  // second, and once at the end), for programs that draw their own.
+  std::function<void(const ProgressInfo&)> progress{};
 };
 
 // A function and its arguments, to be called later: what mp::delayed(f)(args...) makes.
@@ -231,6 +240,14 @@ class Parallel {
   auto operator()(Calls&& calls) {
     using R = typename traits<Calls>::Result;
     const detail::ApplyDelayed apply;
+    const std::optional<Progress> progress = progress_options();
+    // The pools' calls, with or without a progress display.
+    const auto run = [&](auto& pool, const auto& f, auto&& items, auto... chunk) {
+      if (progress) {
+        return pool.map(f, items, chunk..., *progress);
+      }
+      return pool.map(f, items, chunk...);
+    };
     if (processes_) {
       // Auto: chunks of one, merged into messages by their measured run time.
       const long long chunk = std::max<long long>(chunksize(), 1);
@@ -242,19 +259,30 @@ class Parallel {
         for (auto& c : all) {
           args.push_back(std::move(c.args));
         }
-        return processes_->starmap(*f, args, chunk);
+        return progress ? processes_->starmap(*f, args, chunk, *progress)
+                        : processes_->starmap(*f, args, chunk);
       }
-      return processes_->map(apply, collect(all), chunk);
+      return run(*processes_, apply, collect(all), chunk);
     }
     auto items = collect(std::forward<Calls>(calls));
     if (threads_) {
-      return chunksize() > 0 ? threads_->map(apply, items, chunksize())
-                             : threads_->map(apply, items);
+      return chunksize() > 0 ? run(*threads_, apply, items, chunksize())
+                             : run(*threads_, apply, items);
+    }
+    std::optional<detail::ProgressReporter> reporter;
+    if (progress) {
+      reporter.emplace(*progress, items.size());
     }
     std::vector<R> out;
     out.reserve(items.size());
     for (const auto& item : items) {
       out.push_back(apply(item));
+      if (reporter) {
+        reporter->update(out.size());
+      }
+    }
+    if (reporter) {
+      reporter->finish(out.size());
     }
     return out;
   }
@@ -315,6 +343,10 @@ class Parallel {
       throw std::invalid_argument("mp: Parallel batch_size must be 0 (auto) or positive, not " +
                                   std::to_string(o.batch_size));
     }
+    if (o.verbose < 0) {
+      throw std::invalid_argument("mp: Parallel verbose must be 0 (quiet) or positive, not " +
+                                  std::to_string(o.verbose));
+    }
     if (o.timeout.count() < 0) {
       throw std::invalid_argument("mp: Parallel timeout must be zero (none) or positive");
     }
@@ -326,6 +358,19 @@ class Parallel {
   }
 
   long long chunksize() const { return options_.batch_size; }
+
+  // What verbose and progress ask for, if anything.
+  std::optional<Progress> progress_options() const {
+    if (options_.verbose == 0 && !options_.progress) {
+      return std::nullopt;
+    }
+    Progress p;
+    p.show = options_.verbose > 0;
+    p.fd = options_.verbose > 50 ? 1 : 2;
+    p.callback = options_.progress;
+    p.label = "Parallel(n_jobs=" + std::to_string(n_jobs()) + ")";
+    return p;
+  }
 
   template <class Calls>
   static auto materialize(Calls&& calls) {
@@ -353,6 +398,41 @@ class Parallel {
   auto stream(Calls&& calls) {
     using R = typename traits<Calls>::Result;
     auto items = collect(std::forward<Calls>(calls));
+    const std::size_t total = items.size();
+    ResultStream<R> results = open_stream<Ordered, R>(std::move(items));
+    const std::optional<Progress> progress = progress_options();
+    if (!progress) {
+      return results;
+    }
+    // Progress counts the results handed out, as the caller takes them.
+    struct Reported {
+      Reported(ResultStream<R> r, const Progress& p, std::size_t total)
+          : results(std::move(r)), reporter(p, total) {}
+      ResultStream<R> results;
+      detail::ProgressReporter reporter;
+      std::size_t done = 0;
+    };
+    auto state = std::make_shared<Reported>(std::move(results), *progress, total);
+    return ResultStream<R>([state]() -> std::optional<R> {
+      std::optional<R> v;
+      try {
+        v = state->results.next();
+      } catch (...) {
+        state->reporter.update(++state->done);
+        throw;
+      }
+      if (!v) {
+        state->reporter.finish(state->done);
+        return v;
+      }
+      state->reporter.update(++state->done);
+      return v;
+    });
+  }
+
+  // The results of the calls as a stream, drawing no progress.
+  template <bool Ordered, class R, class Items>
+  ResultStream<R> open_stream(Items&& items) {
     const long long chunk = std::max<long long>(chunksize(), 1);
     auto open = [&](auto& pool) {
       if constexpr (Ordered) {
@@ -372,7 +452,8 @@ class Parallel {
       return from(*threads_);
     }
     // Sequential: each call made when its result is asked for.
-    auto state = std::make_shared<std::pair<decltype(items), std::size_t>>(std::move(items), 0);
+    auto state = std::make_shared<std::pair<std::remove_cvref_t<Items>, std::size_t>>(
+        std::forward<Items>(items), 0);
     return ResultStream<R>([state]() -> std::optional<R> {
       if (state->second >= state->first.size()) {
         return std::nullopt;

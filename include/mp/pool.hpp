@@ -35,9 +35,11 @@
 #include "mp/detail/deadline.hpp"
 #include "mp/detail/pool_core.hpp"
 #include "mp/detail/pool_jobs.hpp"
+#include "mp/detail/progress_reporter.hpp"
 #include "mp/detail/pull_range.hpp"
 #include "mp/errors.hpp"
 #include "mp/pool_options.hpp"
+#include "mp/progress.hpp"
 
 namespace mp {
 
@@ -141,6 +143,12 @@ class AsyncResult {
     return detail::wait_job(core_, job_->job(), detail::deadline_after(timeout));
   }
   bool ready() const { return job_->job().done(); }
+  // Arguments whose results (or errors) are in, and all of them (1 for apply_async): a
+  // program may draw its own progress from these while it waits.
+  std::size_t items_done() const {
+    return static_cast<std::size_t>(job_->job().items_done_.load(std::memory_order_relaxed));
+  }
+  std::size_t items_total() const { return static_cast<std::size_t>(job_->job().items_total_); }
   // Whether the call completed without an exception. Throws std::logic_error if not ready.
   bool successful() const {
     if (!ready()) {
@@ -348,6 +356,26 @@ class Pool {
   auto starmap(F&& f, Range&& items, long long chunksize) {
     return starmap_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
   }
+  // As map and starmap, showing their progress while they wait (include/mp/progress.hpp):
+  //   pool.map(f, xs, mp::Progress{});        // a bar on stderr, or lines in a log
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items, const Progress& progress) {
+    return with_progress(map_async(std::forward<F>(f), std::forward<Range>(items)), progress);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items, long long chunksize, const Progress& progress) {
+    return with_progress(map_async(std::forward<F>(f), std::forward<Range>(items), chunksize),
+                         progress);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items, const Progress& progress) {
+    return with_progress(starmap_async(std::forward<F>(f), std::forward<Range>(items)), progress);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items, long long chunksize, const Progress& progress) {
+    return with_progress(starmap_async(std::forward<F>(f), std::forward<Range>(items), chunksize),
+                         progress);
+  }
 
   // As map and starmap, without waiting: an AsyncResult<std::vector<R>>. The calls run to
   // the end while the caller does something else. A last argument mp::callbacks(...)
@@ -458,6 +486,13 @@ class Pool {
     PoolOptions o;
     o.processes = processes;
     return o;
+  }
+
+  template <class T>
+  static T with_progress(AsyncResult<T>&& result, const Progress& progress) {
+    detail::wait_with_progress(
+        result, [&result] { return result.items_done(); }, progress, result.items_total());
+    return std::move(result).get();
   }
 
   static void check_chunksize(long long chunksize) {

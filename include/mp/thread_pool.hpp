@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <exception>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "mp/detail/pool_jobs.hpp"
+#include "mp/detail/progress_reporter.hpp"
 #include "mp/detail/pull_range.hpp"
 #include "mp/detail/thread_engine.hpp"
 #include "mp/future.hpp"
@@ -92,8 +94,11 @@ struct ThreadMapJoin {
   std::size_t left = 0;
   std::vector<ThreadChunk<R>> parts;
   std::shared_ptr<FutureState<Result>> state = std::make_shared<FutureState<Result>>();
+  std::atomic<std::size_t> items_done{0};  // for a progress display
+  std::size_t items_total = 0;
 
   void part_done(std::size_t index, ThreadChunk<R> part) {
+    items_done.fetch_add(part.size(), std::memory_order_relaxed);
     {
       std::lock_guard l(m);
       parts[index] = std::move(part);
@@ -307,6 +312,30 @@ class ThreadPool {
   auto starmap(F&& f, Range&& items, long long chunksize) {
     return starmap_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
   }
+  // As map and starmap, showing their progress while they wait (include/mp/progress.hpp).
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items, const Progress& progress) {
+    return with_progress(submit_map_join<false>(std::forward<F>(f), std::forward<Range>(items), 0),
+                         progress);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& items, long long chunksize, const Progress& progress) {
+    check_chunksize(chunksize);
+    return with_progress(
+        submit_map_join<false>(std::forward<F>(f), std::forward<Range>(items), chunksize),
+        progress);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items, const Progress& progress) {
+    return with_progress(submit_map_join<true>(std::forward<F>(f), std::forward<Range>(items), 0),
+                         progress);
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& items, long long chunksize, const Progress& progress) {
+    check_chunksize(chunksize);
+    return with_progress(
+        submit_map_join<true>(std::forward<F>(f), std::forward<Range>(items), chunksize), progress);
+  }
 
   template <class F, std::ranges::input_range Range, class... Cb>
   requires(detail::is_callbacks<std::remove_cvref_t<Cb>>::value&&...) auto map_async(F&& f,
@@ -414,6 +443,29 @@ class ThreadPool {
 
   template <bool Spread, class F, class Range, class... Cb>
   auto submit_map(F&& f, Range&& items, long long chunksize, Cb&... cbs) {
+    return submit_map_join<Spread>(std::forward<F>(f), std::forward<Range>(items), chunksize,
+                                   cbs...)
+        .first;
+  }
+
+  template <class Result, class Join>
+  static Result with_progress(std::pair<Future<Result>, std::shared_ptr<Join>> call,
+                              const Progress& progress) {
+    Future<Result>& result = call.first;
+    const Join& join = *call.second;
+    detail::wait_with_progress(
+        result, [&join] { return join.items_done.load(std::memory_order_relaxed); }, progress,
+        join.items_total);
+    if constexpr (std::is_void_v<Result>) {
+      result.result();
+    } else {
+      return result.result();
+    }
+  }
+
+  // The call's future, and what collects its chunks (which counts the items done).
+  template <bool Spread, class F, class Range, class... Cb>
+  auto submit_map_join(F&& f, Range&& items, long long chunksize, Cb&... cbs) {
     using Fn = std::decay_t<F>;
     using Item = detail::item_t<Range>;
     using R = typename detail::thread_result<Spread, Fn, Item>::type;
@@ -431,13 +483,14 @@ class ThreadPool {
     const std::size_t n_chunks = (all.size() + per - 1) / per;
     join->left = n_chunks;
     join->parts.resize(n_chunks);
+    join->items_total = all.size();
     Future<Result> result(join->state);
     (attach(result, cbs), ...);
     if (n_chunks == 0) {
       join->left = 1;
       join->parts.resize(1);
       join->part_done(0, {});
-      return result;
+      return std::make_pair(result, join);
     }
     auto fn = std::make_shared<Fn>(std::forward<F>(f));
     for (std::size_t c = 0; c < n_chunks; ++c) {
@@ -451,7 +504,7 @@ class ThreadPool {
           },
           std::move(chunk));
     }
-    return result;
+    return std::make_pair(result, join);
   }
 
   template <bool Ordered, class F, class Range>

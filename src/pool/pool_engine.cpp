@@ -694,6 +694,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
     const double per_item = per_chunk / std::max<std::uint32_t>(p.chunk.count, 1);
     job.item_ns_ = job.item_ns_ <= 0 ? per_item : 0.8 * job.item_ns_ + 0.2 * per_item;
     --job.in_flight_;
+    job.items_done_.fetch_add(p.chunk.count, std::memory_order_relaxed);
     if (!job.error_) {  // else the caller has its error already; late results are dropped
       try {
         if (ok) {
@@ -728,6 +729,7 @@ class PoolEngine final : public detail::PoolCore, private backends::GroupEvents 
       q.pop_front();
       --p.job->in_flight_;
       --tasks_in_flight_;
+      p.job->items_done_.fetch_add(p.chunk.count, std::memory_order_relaxed);
       if (e.killed) {
         p.job->fail_chunk(p.chunk, detail::make_timeout_error(e.pid, p.chunk.first));
       } else {

@@ -2,6 +2,7 @@
 // ping-ponging through shared memory) and what thread-based task systems cost in the
 // same run. Latencies in seconds per round trip, throughputs in items/s, idle cost in
 // cores.
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -12,6 +13,7 @@
 #include <mp/pool.hpp>
 #include <mp/pool_options.hpp>
 #include <mp/process.hpp>
+#include <mp/progress.hpp>
 #include <mp/thread_pool.hpp>
 
 #include <atomic>
@@ -39,10 +41,11 @@ namespace mp_bench {
 namespace {
 
 struct Sizes {
-  int apply = 0;       // round trips per run
-  int map_small = 0;   // items of a chunksize-1 map
-  int map_large = 0;   // items of an auto-chunksize map
-  int peer_trips = 0;  // round trips of the thread-based peers and the floor
+  int apply = 0;         // round trips per run
+  int map_small = 0;     // items of a chunksize-1 map
+  int map_large = 0;     // items of an auto-chunksize map
+  int map_progress = 0;  // items of the map shown with and without progress
+  int peer_trips = 0;    // round trips of the thread-based peers and the floor
   int async_trips = 0;
   int crashes = 0;        // worker crashes per crash.recovery run
   int outstanding = 0;    // apply_async calls waiting at once
@@ -236,6 +239,30 @@ PerItem startup_over_floor(int workers, mp::StartMethod method) {
   return {pool.seconds / floor.seconds, pool.ok && floor.ok};
 }
 
+// A map of `n` trivial items with a progress display over the same map without, measured
+// back to back in alternating order in each run. The display is what a log gets (lines,
+// into /dev/null here) plus a callback: the caller wakes each interval to draw.
+PerItem progress_over_plain(mp::Pool& pool, int n) {
+  static int turn = 0;
+  const bool plain_first = (turn++ % 2) == 0;
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::size_t calls = 0;
+  const mp::Progress progress{.callback = [&calls](const mp::ProgressInfo&) { ++calls; },
+                              .line_interval = std::chrono::milliseconds(100),
+                              .fd = null};
+  PerItem plain;
+  if (plain_first) {
+    plain = map_trivial(pool, n, 0);
+  }
+  const PerItem shown = time_trivial_map(
+      n, [&](const std::vector<int>& items) { return pool.map(add_one, items, progress); });
+  if (!plain_first) {
+    plain = map_trivial(pool, n, 0);
+  }
+  ::close(null);
+  return {shown.seconds / plain.seconds, null >= 0 && shown.ok && plain.ok && calls >= 1};
+}
+
 int kill_own_worker(int) {
   ::raise(SIGKILL);
   return 0;
@@ -318,6 +345,7 @@ Sizes sizes_for(const Context& ctx) {
   s.crashes = ctx.quick() ? 20 : 200;
   s.outstanding = 100000;
   s.parallel_tiny = 100000;
+  s.map_progress = 1000000;
   s.queue_items = ctx.quick() ? 200000 : 2000000;
   s.queue_big = ctx.quick() ? 200 : 2000;
   s.lock_pairs = ctx.quick() ? 1000000 : 10000000;
@@ -366,6 +394,10 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
   p.push_back({"pool.map.auto", "process", "items/s", w, n.map_large, {}, repeat, [pool, n] {
                  return map_trivial(*pool, n.map_large, 0);
                }});
+  p.push_back(
+      {"pool.map.progress.over_plain", "process", "x", w, n.map_progress, {}, repeat, [pool, n] {
+         return progress_over_plain(*pool, n.map_progress);
+       }});
   p.push_back({"pool.apply_async.outstanding", "process", "s", w, n.outstanding,
                Params{}.integer("outstanding", n.outstanding), repeat,
                [pool, n] { return apply_async_outstanding(*pool, n.outstanding); }});
@@ -607,6 +639,8 @@ void run_overhead(Context& ctx) {
       "\n  per item: the latency of one round trip, or the time per item of a map (1 / rate).\n"
       "  floor.fork_wait: fork two children that exit at once, wait for both; *.over_floor:\n"
       "  pool start-up over that floor, the two measured back to back in each run.\n"
+      "  pool.map.progress.over_plain: pool.map.auto with a progress display (log lines and a\n"
+      "  callback) over the same map without, back to back in each run.\n"
       "  peer.openmp.map.static: pool.map.auto's work on threads, into a fresh vector.\n"
       "  tbb::task_group::wait() may run the task on the calling thread itself.\n");
 

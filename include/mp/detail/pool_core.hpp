@@ -86,6 +86,10 @@ class Job {
   double item_ns_ = 0;  // moving average of one argument's run time in a worker
   // The pool's task_timeout when the call was submitted (0: none).
   std::chrono::nanoseconds task_timeout_{0};
+  // Arguments whose results (or errors) are in, read by progress displays on any thread;
+  // and all of them, 0 while not known.
+  std::atomic<std::uint64_t> items_done_{0};
+  std::uint64_t items_total_ = 0;
 
  private:
   std::atomic<bool> finished_{false};

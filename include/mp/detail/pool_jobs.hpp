@@ -303,6 +303,7 @@ class ChunkedJob final : public Job {
         chunksize_(chunksize) {
     if constexpr (std::ranges::sized_range<std::remove_reference_t<Range>>) {
       size_ = static_cast<std::uint64_t>(std::ranges::size(holder_.range));
+      items_total_ = size_;
       sink_.reserve(static_cast<std::size_t>(size_));
     }
     exhausted_ = it_ == end_;

@@ -1,0 +1,332 @@
+// Progress of long maps: callbacks on every pool kind and Parallel backend, plain lines
+// into a pipe, one bar redrawn in place on a pseudo-terminal, lines printed above a bar,
+// and nothing when quiet.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mp/mp.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int slow_square(int x) {
+  std::this_thread::sleep_for(2ms);
+  return x * x;
+}
+
+std::vector<int> upto(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    v[static_cast<std::size_t>(i)] = i;
+  }
+  return v;
+}
+
+void expect_squares(const std::vector<int>& ys, int n) {
+  ASSERT_EQ(ys.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(ys[static_cast<std::size_t>(i)], i * i) << i;
+  }
+}
+
+// What a progress callback saw.
+struct Seen {
+  std::vector<mp::ProgressInfo> calls;
+  mp::Progress progress() {
+    return {.show = false,
+            .callback = [this](const mp::ProgressInfo& i) { calls.push_back(i); },
+            .interval = 20ms};
+  }
+};
+
+// Several reports, never going back, the last one finished with every item in.
+void expect_reports(const Seen& seen, std::size_t total) {
+  ASSERT_GE(seen.calls.size(), 2u) << "a 200 ms map reported every 20 ms";
+  for (std::size_t i = 1; i < seen.calls.size(); ++i) {
+    EXPECT_GE(seen.calls[i].done, seen.calls[i - 1].done);
+    EXPECT_GE(seen.calls[i].elapsed, seen.calls[i - 1].elapsed);
+  }
+  for (std::size_t i = 0; i + 1 < seen.calls.size(); ++i) {
+    EXPECT_FALSE(seen.calls[i].finished);
+    EXPECT_EQ(seen.calls[i].total, total);
+  }
+  const mp::ProgressInfo& last = seen.calls.back();
+  EXPECT_TRUE(last.finished);
+  EXPECT_EQ(last.done, total);
+  EXPECT_EQ(last.total, total);
+  EXPECT_GT(last.rate(), 0.0);
+}
+
+// Everything written to a pipe's (or a terminal's) read end until every writer closed it.
+std::string drain(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return out;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+std::size_t count(const std::string& s, std::string_view what) {
+  std::size_t n = 0;
+  for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+class ProgressTest : public mp::test::HygieneTest {};
+
+TEST_F(ProgressTest, PoolMapReportsToACallback) {
+  mp::Pool pool(2);
+  Seen seen;
+  expect_squares(pool.map(slow_square, upto(200), 1, seen.progress()), 200);
+  expect_reports(seen, 200);
+  Seen starmap;
+  std::vector<std::tuple<int>> args;
+  for (int i = 0; i < 200; ++i) {
+    args.emplace_back(i);
+  }
+  expect_squares(pool.starmap(slow_square, args, starmap.progress()), 200);
+  EXPECT_TRUE(starmap.calls.back().finished);
+  EXPECT_EQ(starmap.calls.back().done, 200u);
+}
+
+TEST_F(ProgressTest, ThreadPoolMapReportsToACallback) {
+  mp::ThreadPool pool(2);
+  Seen seen;
+  expect_squares(pool.map(slow_square, upto(200), 1, seen.progress()), 200);
+  expect_reports(seen, 200);
+}
+
+TEST_F(ProgressTest, AsyncResultCountsItemsAsTheyComeIn) {
+  mp::Pool pool(2);
+  auto r = pool.map_async(slow_square, upto(200), 1);
+  EXPECT_EQ(r.items_total(), 200u);
+  std::size_t last = 0;
+  while (!r.wait(5ms)) {
+    EXPECT_GE(r.items_done(), last);
+    last = r.items_done();
+  }
+  EXPECT_EQ(r.items_done(), 200u);
+  EXPECT_LT(last, 200u);
+  expect_squares(r.get(), 200);
+}
+
+TEST_F(ProgressTest, ParallelReportsOnEveryBackend) {
+  for (const mp::Backend backend :
+       {mp::Backend::processes, mp::Backend::threads, mp::Backend::sequential}) {
+    Seen seen;
+    mp::Parallel parallel(
+        {.n_jobs = 2, .backend = backend, .progress = [&seen](const mp::ProgressInfo& i) {
+           seen.calls.push_back(i);
+         }});
+    expect_squares(parallel(mp::delayed(slow_square).over(upto(150))), 150);
+    ASSERT_FALSE(seen.calls.empty());
+    EXPECT_TRUE(seen.calls.back().finished);
+    EXPECT_EQ(seen.calls.back().done, 150u);
+    EXPECT_EQ(seen.calls.back().total, 150u);
+
+    // The generators report the results handed out.
+    Seen streamed;
+    mp::Parallel gen(
+        {.n_jobs = 2, .backend = backend, .progress = [&streamed](const mp::ProgressInfo& i) {
+           streamed.calls.push_back(i);
+         }});
+    std::vector<int> ys;
+    for (int y : gen.generator(mp::delayed(slow_square).over(upto(50)))) {
+      ys.push_back(y);
+    }
+    expect_squares(ys, 50);
+    ASSERT_FALSE(streamed.calls.empty());
+    EXPECT_TRUE(streamed.calls.back().finished);
+    EXPECT_EQ(streamed.calls.back().done, 50u);
+  }
+}
+
+TEST_F(ProgressTest, APipeGetsPlainLinesAndAFinalOne) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  {
+    mp::Pool pool(2);
+    expect_squares(pool.map(slow_square, upto(200), 1,
+                            mp::Progress{.label = "squares", .line_interval = 50ms, .fd = fds[1]}),
+                   200);
+  }
+  ::close(fds[1]);
+  const std::string out = drain(fds[0]);
+  ::close(fds[0]);
+  EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back(), '\n');
+  EXPECT_GE(count(out, "\n"), 2u) << "about 200 ms of work, a line every 50 ms:\n" << out;
+  EXPECT_EQ(count(out, "squares: "), count(out, "\n")) << out;
+  const std::string last = out.substr(out.rfind('\n', out.size() - 2) + 1);
+  EXPECT_EQ(last.rfind("squares: 200/200 (100%) done in ", 0), 0u) << last;
+}
+
+TEST_F(ProgressTest, QuietWritesNothing) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  {
+    mp::ThreadPool pool(2);
+    expect_squares(pool.map(slow_square, upto(50), mp::Progress{.show = false, .fd = fds[1]}), 50);
+  }
+  ::close(fds[1]);
+  EXPECT_EQ(drain(fds[0]), "");
+  ::close(fds[0]);
+}
+
+// A pseudo-terminal 80 columns wide; its output read on a thread as it is written.
+class Terminal {
+ public:
+  Terminal() {
+    winsize ws{};
+    ws.ws_col = 80;
+    ws.ws_row = 24;
+    if (::openpty(&master_, &slave_, nullptr, nullptr, &ws) != 0) {
+      throw std::runtime_error("openpty failed");
+    }
+    ::fcntl(master_, F_SETFD, FD_CLOEXEC);
+    ::fcntl(slave_, F_SETFD, FD_CLOEXEC);
+    // The read ends in EIO once the slave side is closed.
+    reader_ = std::thread([this] { out_ = drain(master_); });
+  }
+  ~Terminal() {
+    close_slave();
+    reader_.join();
+    ::close(master_);
+  }
+  int fd() const { return slave_; }
+  // What was written, once the writer is done.
+  std::string output() {
+    close_slave();
+    reader_.join();
+    reader_ = std::thread([] {});
+    return out_;
+  }
+
+ private:
+  void close_slave() {
+    if (slave_ >= 0) {
+      ::close(slave_);
+      slave_ = -1;
+    }
+  }
+  int master_ = -1;
+  int slave_ = -1;
+  std::thread reader_;
+  std::string out_;
+};
+
+TEST_F(ProgressTest, ATerminalGetsOneBarRedrawnInPlace) {
+  Terminal term;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    mp::Pool pool(2);
+    expect_squares(pool.map(slow_square, upto(200), 1,
+                            mp::Progress{.label = "squares", .interval = 20ms, .fd = term.fd()}),
+                   200);
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::string out = term.output();
+  // The terminal turns "\n" into "\r\n": one line ended, at the very end.
+  EXPECT_EQ(count(out, "\n"), 1u) << out;
+  ASSERT_GE(out.size(), 2u);
+  EXPECT_EQ(out.substr(out.size() - 2), "\r\n");
+  const std::size_t frames = count(out, "\x1b[K");
+  EXPECT_GE(frames, 2u) << out;
+  // At most one frame per interval, and the last.
+  EXPECT_LE(frames, static_cast<std::size_t>(took / 20ms) + 2) << out;
+  const std::size_t final_at = out.rfind('\r', out.size() - 3);
+  const std::string final_frame = out.substr(final_at + 1);
+  EXPECT_EQ(final_frame.rfind("squares 100%|", 0), 0u) << final_frame;
+  EXPECT_NE(final_frame.find("| 200/200 ["), std::string::npos) << final_frame;
+  EXPECT_LE(final_frame.find("\x1b[K"), 79u) << "wider than the terminal: " << final_frame;
+}
+
+TEST_F(ProgressTest, LinesPrintedAboveTheBarStayWhole) {
+  Terminal term;
+  std::atomic<int> printed{0};
+  {
+    mp::ThreadPool pool(2);
+    const auto print_twice = [&printed](const mp::ProgressInfo& i) {
+      if (!i.finished && printed < 2) {
+        mp::print_above_progress("found " + std::to_string(++printed));
+      }
+    };
+    expect_squares(
+        pool.map(slow_square, upto(200), 1,
+                 mp::Progress{.callback = print_twice, .interval = 20ms, .fd = term.fd()}),
+        200);
+  }
+  const std::string out = term.output();
+  ASSERT_EQ(printed.load(), 2);
+  for (const char* line : {"found 1", "found 2"}) {
+    // Cleared line, the text, the line's end, then the bar again.
+    const std::size_t at = out.find(std::string("\r\x1b[K") + line + "\r\n");
+    ASSERT_NE(at, std::string::npos) << line << " in:\n" << out;
+    const std::size_t after = at + 4 + std::string(line).size() + 2;
+    EXPECT_EQ(out.substr(after, 2), "\r ") << out.substr(after, 40);
+  }
+  // Three ended lines: two printed, the bar's last frame.
+  EXPECT_EQ(count(out, "\n"), 3u) << out;
+}
+
+TEST_F(ProgressTest, ParallelVerboseWritesToStderr) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const int saved = ::dup(2);
+  ASSERT_GE(saved, 0);
+  ::dup2(fds[1], 2);
+  {
+    mp::Parallel parallel({.n_jobs = 2, .backend = mp::Backend::threads, .verbose = 1});
+    expect_squares(parallel(mp::delayed(slow_square).over(upto(20))), 20);
+  }
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(fds[1]);
+  const std::string out = drain(fds[0]);
+  ::close(fds[0]);
+  EXPECT_EQ(out.rfind("Parallel(n_jobs=2): 20/20 (100%) done in ", 0), 0u) << out;
+  EXPECT_EQ(count(out, "\n"), 1u) << out;
+}
+
+TEST_F(ProgressTest, ACallbackThatThrowsLeavesTheCallAndThePoolWorks) {
+  mp::Pool pool(2);
+  const auto fail = [](const mp::ProgressInfo& i) {
+    if (i.done > 0) {
+      throw std::runtime_error("display broke");
+    }
+  };
+  EXPECT_THROW(pool.map(slow_square, upto(200), 1,
+                        mp::Progress{.show = false, .callback = fail, .interval = 1ms}),
+               std::runtime_error);
+  expect_squares(pool.map(slow_square, upto(20)), 20);
+}
+
+TEST(ParallelProgressOptions, NegativeVerboseIsRefused) {
+  EXPECT_THROW(mp::Parallel({.n_jobs = 1, .verbose = -1}), std::invalid_argument);
+}
+
+}  // namespace
