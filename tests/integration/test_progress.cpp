@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <mp/mp.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -240,13 +241,15 @@ class Terminal {
 };
 
 TEST_F(ProgressTest, ATerminalGetsOneBarRedrawnInPlace) {
+  // The workers first: the terminal's reader thread must not be running at a fork.
+  std::optional<mp::Pool> pool(std::in_place, 2);
   Terminal term;
   const auto start = std::chrono::steady_clock::now();
   {
-    mp::Pool pool(2);
-    expect_squares(pool.map(slow_square, upto(200), 1,
-                            mp::Progress{.label = "squares", .interval = 20ms, .fd = term.fd()}),
+    expect_squares(pool->map(slow_square, upto(200), 1,
+                             mp::Progress{.label = "squares", .interval = 20ms, .fd = term.fd()}),
                    200);
+    pool.reset();
   }
   const auto took = std::chrono::steady_clock::now() - start;
   std::string out = term.output();
