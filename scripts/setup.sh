@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(
   # toolchain and build; libclang-rt-14-dev holds clang's sanitizer and libFuzzer runtimes
   g++ clang libclang-rt-14-dev cmake ninja-build make pkg-config clang-format
-  # chosen libraries: serialization, formatting, command line, hashing
-  libcereal-dev libfmt-dev libcli11-dev libxxhash-dev
+  # chosen libraries: serialization, formatting, command line, hashing, the disk cache's
+  # database (mp::Memory)
+  libcereal-dev libfmt-dev libcli11-dev libxxhash-dev libsqlite3-dev
   # tests and micro-benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers the benchmarks measure against: oneTBB, OpenMP for clang (g++ ships libgomp)

@@ -156,4 +156,11 @@ class BrokenPipeError : public Error {
   using Error::Error;
 };
 
+// mp::Memory's directory or database cannot be used: it cannot be created, or a file
+// there is not a cache.
+class CacheError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace mp

@@ -6,6 +6,7 @@
 #include "mp/executor.hpp"      // ProcessPoolExecutor, ThreadPoolExecutor, MapOptions
 #include "mp/future.hpp"        // Future, as_completed, wait, ReturnWhen
 #include "mp/initializer.hpp"   // Initializer, bind_initializer
+#include "mp/memory.hpp"        // Memory: a disk cache of function results
 #include "mp/parallel.hpp"      // Parallel, delayed: joblib's front end
 #include "mp/pipe.hpp"          // Pipe, Connection
 #include "mp/pool.hpp"          // Pool, PoolOptions, AsyncResult, ImapResult

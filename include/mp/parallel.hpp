@@ -152,19 +152,6 @@ class ResultStream : public detail::PullRange<ResultStream<R>, R> {
 
 namespace detail {
 
-// How a DelayedCall's function travels with its arguments: a function pointer as module +
-// offset, anything else as itself.
-template <class F>
-using sent_function_t = std::conditional_t<is_function_pointer_v<F>, SentFunction<F>, F>;
-template <class F>
-const F& function_of(const F& f) {
-  return f;
-}
-template <class F>
-F function_of(const SentFunction<F>& sent) {
-  return sent.f;
-}
-
 template <class T>
 struct delayed_traits : std::false_type {};
 template <class F, class... Args>

@@ -128,6 +128,19 @@ struct SentFunction {
 template <class F>
 struct fast_codec<SentFunction<F>> : std::false_type {};
 
+// How a function travels inside a value that is sent (a delayed call, a cached function):
+// a function pointer as module + offset, anything else as itself.
+template <class F>
+using sent_function_t = std::conditional_t<is_function_pointer_v<F>, SentFunction<F>, F>;
+template <class F>
+const F& function_of(const F& f) {
+  return f;
+}
+template <class F>
+F function_of(const SentFunction<F>& sent) {
+  return sent.f;
+}
+
 // How an argument given to Process, apply_async or submit is kept until it is sent: by
 // value, and a string literal or other char pointer as a std::string, so that it can be
 // sent to a process that does not share the caller's memory. The target converts it to

@@ -1,0 +1,266 @@
+// mp::Memory: results computed once and found again, in this process and in others (a
+// new process, pool workers, Parallel tasks, several at once); keys that change with the
+// arguments, the version and the result type; clearing; least-recently-used eviction;
+// entries that are corrupt or do not decode; directories and files that are not a cache;
+// a disk that fills up.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mp/mp.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helpers/hygiene.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::atomic<int> g_calls{0};
+
+long long slow_cube(int x) {
+  ++g_calls;
+  return static_cast<long long>(x) * x * x;
+}
+
+std::string text_of(int x) {
+  ++g_calls;
+  return std::string(static_cast<std::size_t>(x), 'a');
+}
+
+std::vector<char> kilobytes(int k) {
+  ++g_calls;
+  return std::vector<char>(static_cast<std::size_t>(k) * 1024, 'k');
+}
+
+// A fresh directory for one test, removed after it.
+class MemoryTest : public mp::test::HygieneTest {
+ protected:
+  void SetUp() override {
+    HygieneTest::SetUp();
+    char tmpl[] = "/tmp/mp-memory-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    g_calls = 0;
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    HygieneTest::TearDown();
+  }
+  // Runs SQL on the cache's database, as another program would.
+  void sql(const std::string& statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/cache.db").c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  std::string dir_;
+};
+
+TEST_F(MemoryTest, TheSecondCallReturnsTheStoredResult) {
+  mp::Memory memory(dir_);
+  auto cube = memory.cache(slow_cube);
+  EXPECT_FALSE(cube.check_call_in_cache(7));
+  EXPECT_EQ(cube(7), 343);
+  EXPECT_EQ(g_calls, 1);
+  EXPECT_TRUE(cube.check_call_in_cache(7));
+  EXPECT_EQ(cube(7), 343);
+  EXPECT_EQ(g_calls, 1) << "a hit must not compute";
+  EXPECT_EQ(cube(8), 512);  // other arguments, another entry
+  EXPECT_EQ(g_calls, 2);
+  EXPECT_EQ(memory.entries(), 2u);
+  EXPECT_GT(memory.size_bytes(), 0u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/cache.db"));
+}
+
+TEST_F(MemoryTest, ANewProcessFindsWhatAnotherStored) {
+  {
+    mp::Process child(
+        [](std::string dir) {
+          mp::Memory memory(dir);
+          auto cube = memory.cache(slow_cube);
+          std::exit(cube(11) == 1331 && g_calls == 1 ? 0 : 3);
+        },
+        dir_);
+    child.start();
+    child.join();
+    ASSERT_EQ(child.exitcode(), 0);
+  }
+  mp::Memory memory(dir_);
+  auto cube = memory.cache(slow_cube);
+  EXPECT_TRUE(cube.check_call_in_cache(11));
+  EXPECT_EQ(cube(11), 1331);
+  EXPECT_EQ(g_calls, 0) << "computed again although another process stored it";
+}
+
+TEST_F(MemoryTest, VersionNameAndResultTypeArePartOfTheKey) {
+  auto v1 = mp::Memory({.location = dir_, .version = "1"}).cache(slow_cube);
+  auto v2 = mp::Memory({.location = dir_, .version = "2"}).cache(slow_cube);
+  EXPECT_EQ(v1(3), 27);
+  EXPECT_EQ(v2(3), 27);
+  EXPECT_EQ(g_calls, 2) << "a new version must recompute";
+  // Two functions given one name, with other result types: never each other's bytes.
+  mp::Memory memory(dir_);
+  auto as_text = memory.cache(text_of, "shared-name");
+  auto as_cube = memory.cache(slow_cube, "shared-name");
+  EXPECT_EQ(as_text(4), "aaaa");
+  EXPECT_EQ(as_cube(4), 64);
+  EXPECT_EQ(g_calls, 4);
+  EXPECT_NE(memory.cache(slow_cube).identity(), memory.cache(text_of).identity());
+}
+
+TEST_F(MemoryTest, ClearDropsEverythingOrOneFunction) {
+  mp::Memory memory(dir_);
+  auto cube = memory.cache(slow_cube);
+  auto text = memory.cache(text_of);
+  cube(1);
+  cube(2);
+  text(3);
+  EXPECT_EQ(memory.entries(), 3u);
+  cube.clear();
+  EXPECT_EQ(memory.entries(), 1u);
+  EXPECT_TRUE(text.check_call_in_cache(3));
+  memory.clear();
+  EXPECT_EQ(memory.entries(), 0u);
+  EXPECT_FALSE(text.check_call_in_cache(3));
+}
+
+TEST_F(MemoryTest, TheLeastRecentlyUsedGoFirstBeyondTheLimit) {
+  // Three 10 KiB results fit; a fourth pushes out the one used least recently.
+  mp::Memory memory({.location = dir_, .bytes_limit = 35 * 1024});
+  auto kb = memory.cache(kilobytes);
+  kb(10);
+  kb(11);
+  kb(12);
+  EXPECT_EQ(memory.entries(), 3u);
+  std::this_thread::sleep_for(1100ms);  // recency is kept to the second
+  kb(10);                               // used again: now the most recent
+  EXPECT_EQ(g_calls, 3);
+  kb(13);
+  EXPECT_LE(memory.size_bytes(), 35u * 1024);
+  EXPECT_TRUE(kb.check_call_in_cache(10));
+  EXPECT_FALSE(kb.check_call_in_cache(11)) << "the least recently used entry stayed";
+  EXPECT_TRUE(kb.check_call_in_cache(13));
+  // A result larger than the whole limit is returned, not stored.
+  EXPECT_EQ(kb(64).size(), 64u * 1024);
+  EXPECT_FALSE(kb.check_call_in_cache(64));
+}
+
+TEST_F(MemoryTest, ACorruptEntryIsRecomputedNeverReturned) {
+  mp::Memory memory(dir_);
+  auto text = memory.cache(text_of);
+  EXPECT_EQ(text(5), "aaaaa");
+  // Bytes changed behind the cache's back: the checksum no longer holds.
+  sql("UPDATE mp_cache_entries SET value = X'0500000000000000626262626262'");
+  EXPECT_EQ(text(5), "aaaaa");
+  EXPECT_EQ(g_calls, 2);
+  // Bytes whose checksum holds but that do not decode as the result (another build's type).
+  const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+  const auto checksum = static_cast<long long>(XXH3_64bits(garbage, sizeof garbage));
+  sql("UPDATE mp_cache_entries SET value = X'ffffffffffffff7f', checksum = " +
+      std::to_string(checksum));
+  EXPECT_EQ(text(5), "aaaaa");
+  EXPECT_EQ(g_calls, 3);
+  EXPECT_EQ(text(5), "aaaaa");  // stored right this time
+  EXPECT_EQ(g_calls, 3);
+}
+
+TEST_F(MemoryTest, PoolWorkersAndParallelTasksFillOneCacheAtOnce) {
+  mp::Memory memory(dir_);
+  auto cube = memory.cache(slow_cube);
+  std::vector<int> xs(300);
+  for (int i = 0; i < 300; ++i) {
+    xs[static_cast<std::size_t>(i)] = i;
+  }
+  {
+    // Two pools of two workers each write the same keys at the same time.
+    mp::Pool a(2);
+    mp::Pool b(2);
+    auto ra = a.map_async(cube, xs, 1);
+    auto rb = b.map_async(cube, xs, 1);
+    const auto& ya = ra.get();
+    const auto& yb = rb.get();
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_EQ(ya[static_cast<std::size_t>(i)], static_cast<long long>(i) * i * i);
+      ASSERT_EQ(yb[static_cast<std::size_t>(i)], static_cast<long long>(i) * i * i);
+    }
+  }
+  EXPECT_EQ(memory.entries(), 300u);
+  for (int x : xs) {
+    ASSERT_TRUE(cube.check_call_in_cache(x)) << x;
+  }
+  EXPECT_EQ(g_calls, 0) << "the parent computed nothing itself";
+  // Parallel over the cached function: every call a hit, still right.
+  const auto ys = mp::Parallel(2)(mp::delayed(cube).over(xs));
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(ys[static_cast<std::size_t>(i)], static_cast<long long>(i) * i * i);
+  }
+  EXPECT_EQ(memory.entries(), 300u);
+}
+
+TEST_F(MemoryTest, AFileThatIsNotACacheIsRefused) {
+  { std::ofstream(dir_ + "/cache.db") << "these are the user's notes, not a database\n"; }
+  EXPECT_THROW(mp::Memory{dir_}, mp::CacheError);
+  std::filesystem::remove(dir_ + "/cache.db");
+  sql("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER)");
+  try {
+    mp::Memory memory(dir_);
+    ADD_FAILURE() << "another program's database was taken as a cache";
+  } catch (const mp::CacheError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a cache"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(MemoryTest, ADirectoryThatCannotBeCreatedIsAClearError) {
+  EXPECT_THROW(mp::Memory{"/proc/mp-memory-cache"}, mp::CacheError);
+  std::ofstream(dir_ + "/a-file") << "x";
+  try {
+    mp::Memory memory(dir_ + "/a-file/cache");
+    ADD_FAILURE() << "a directory under a file";
+  } catch (const mp::CacheError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create its directory"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(MemoryTest, AFullDiskLeavesResultsUncachedNotWrong) {
+  mp::Memory memory(dir_);
+  memory.cache(kilobytes)(1);  // the database and its log exist
+  // A child whose files may not grow: writes fail as on a full disk.
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{1 << 20, 1 << 20};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    auto kb = mp::Memory(dir_).cache(kilobytes);
+    bool ok = true;
+    for (int i = 0; i < 3; ++i) {
+      ok = ok && kb(2048).size() == 2048u * 1024;  // 2 MiB: cannot be stored
+    }
+    ::_exit(ok && !kb.check_call_in_cache(2048) ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died: " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The cache is still usable.
+  EXPECT_TRUE(memory.cache(kilobytes).check_call_in_cache(1));
+  EXPECT_EQ(memory.cache(kilobytes)(3).size(), 3u * 1024);
+}
+
+}  // namespace
