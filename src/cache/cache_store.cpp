@@ -27,6 +27,12 @@ namespace {
 
 constexpr int kFormat = 1;  // of the tables below; another number is another program's
 
+// A function's entries are found by a hash of its identity (which runs to hundreds of
+// bytes): eight bytes per entry.
+std::int64_t function_id(std::string_view function) {
+  return static_cast<std::int64_t>(XXH3_64bits(function.data(), function.size()));
+}
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -54,10 +60,6 @@ class Statement {
   }
   Statement& integer(int at, std::int64_t v) {
     sqlite3_bind_int64(s_, at, v);
-    return *this;
-  }
-  Statement& text(int at, std::string_view v) {
-    sqlite3_bind_text(s_, at, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Statement& blob(int at, const std::byte* data, std::size_t n) {
@@ -180,7 +182,7 @@ class SqliteStore final : public CacheStore {
     {
       Using u(*put_);
       rc = put_->key(1, key)
-               .text(2, function)
+               .integer(2, function_id(function))
                .integer(3, static_cast<std::int64_t>(size))
                .integer(4, static_cast<std::int64_t>(XXH3_64bits(data, size)))
                .integer(5, now_ms())
@@ -209,7 +211,7 @@ class SqliteStore final : public CacheStore {
   void clear_function(std::string_view function) override {
     std::lock_guard lock(m_);
     Statement s(db_, "DELETE FROM mp_cache_entries WHERE function = ?1");
-    s.text(1, function).step();
+    s.integer(1, function_id(function)).step();
   }
 
   std::uint64_t size_bytes() override {
@@ -250,11 +252,10 @@ class SqliteStore final : public CacheStore {
         "INSERT OR IGNORE INTO mp_cache_meta VALUES ('format', " +
         std::to_string(kFormat) +
         ");"
-        "CREATE TABLE IF NOT EXISTS mp_cache_entries (key BLOB PRIMARY KEY, function TEXT NOT "
-        "NULL, bytes INTEGER NOT NULL, checksum INTEGER NOT NULL, last_used INTEGER NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS mp_cache_entries (key BLOB PRIMARY KEY, function INTEGER "
+        "NOT NULL, bytes INTEGER NOT NULL, checksum INTEGER NOT NULL, last_used INTEGER NOT NULL, "
         "value BLOB NOT NULL) WITHOUT ROWID;"
-        "CREATE INDEX IF NOT EXISTS mp_cache_lru ON mp_cache_entries (last_used);"
-        "CREATE INDEX IF NOT EXISTS mp_cache_function ON mp_cache_entries (function);");
+        "CREATE INDEX IF NOT EXISTS mp_cache_lru ON mp_cache_entries (last_used);");
   }
 
   void exec(const std::string& sql) {

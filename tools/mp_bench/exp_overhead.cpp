@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <mp/errors.hpp>
 #include <mp/executor.hpp>
+#include <mp/memory.hpp>
 #include <mp/parallel.hpp>
 #include <mp/pool.hpp>
 #include <mp/pool_options.hpp>
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -45,6 +47,7 @@ struct Sizes {
   int map_small = 0;     // items of a chunksize-1 map
   int map_large = 0;     // items of an auto-chunksize map
   int map_progress = 0;  // items of the map shown with and without progress
+  int memory_calls = 0;  // calls of a cached function per run
   int peer_trips = 0;    // round trips of the thread-based peers and the floor
   int async_trips = 0;
   int crashes = 0;        // worker crashes per crash.recovery run
@@ -263,6 +266,37 @@ PerItem progress_over_plain(mp::Pool& pool, int n) {
   return {shown.seconds / plain.seconds, null >= 0 && shown.ok && plain.ok && calls >= 1};
 }
 
+// mp::Memory per call of a cached add_one, in a fresh cache directory: a hit (the same
+// argument each time, after one call stored it) or a miss (new arguments each run:
+// computed and stored). Each returns 1 + its argument minus the argument, so the answer
+// is `n` in both.
+PerItem memory_calls(int n, bool hit) {
+  static int run = 0;
+  char tmpl[] = "/tmp/mp-bench-memory-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    return {0, false};
+  }
+  const std::string dir = tmpl;
+  long long answer = 0;
+  double seconds = 0;
+  {
+    mp::Memory memory(dir);
+    const auto cached = memory.cache(add_one);
+    const int first = hit ? 0 : ++run * n;
+    if (hit) {
+      cached(0);
+    }
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      const int x = hit ? 0 : first + i;
+      answer += cached(x) - x;
+    }
+    seconds = seconds_since(start);
+  }
+  std::filesystem::remove_all(dir);
+  return {seconds / n, answer == n};
+}
+
 int kill_own_worker(int) {
   ::raise(SIGKILL);
   return 0;
@@ -346,6 +380,7 @@ Sizes sizes_for(const Context& ctx) {
   s.outstanding = 100000;
   s.parallel_tiny = 100000;
   s.map_progress = 1000000;
+  s.memory_calls = ctx.quick() ? 1000 : 10000;
   s.queue_items = ctx.quick() ? 200000 : 2000000;
   s.queue_big = ctx.quick() ? 200 : 2000;
   s.lock_pairs = ctx.quick() ? 1000000 : 10000000;
@@ -408,6 +443,12 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
   p.push_back({"pool.map_async.background", "process", "fraction", w, 0,
                Params{}.num("work_seconds", static_cast<double>(work.count()) / 1000), 1,
                [pool, w, work] { return map_async_background(*pool, w, work); }});
+  p.push_back({"memory.hit", "disk", "s", 1, n.memory_calls, {}, repeat, [n] {
+                 return memory_calls(n.memory_calls, true);
+               }});
+  p.push_back({"memory.miss", "disk", "s", 1, n.memory_calls, {}, repeat, [n] {
+                 return memory_calls(n.memory_calls, false);
+               }});
   pool.reset();  // the probes above hold it
   auto process_executor = std::make_shared<mp::ProcessPoolExecutor>(w);
   p.push_back(
@@ -531,7 +572,8 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
   std::function<PerItem()> run;
   // Initialised, not assigned: g++ 12 -O3 warns falsely (-Wrestrict) on assigning a literal.
   const std::string unit = name == "pool.apply" || name.ends_with(".submit") ||
-                                   name.ends_with(".roundtrip") || name.starts_with("lock.")
+                                   name.ends_with(".roundtrip") || name.starts_with("lock.") ||
+                                   name.starts_with("memory.")
                                ? "s"
                                : "items/s";
   std::unique_ptr<mp::ProcessPoolExecutor> process_executor;
@@ -556,6 +598,8 @@ Record overhead_measure(Context& ctx, std::string_view variant, int workers, int
     run = [items] { return as_per_item(ipc::pipe_round_trips(items)); };
   } else if (name == "lock.uncontended") {
     run = [items] { return as_per_item(ipc::lock_uncontended(items)); };
+  } else if (name == "memory.hit" || name == "memory.miss") {
+    run = [items, hit = name == "memory.hit"] { return memory_calls(items, hit); };
   } else if (name == "pool.map.chunksize1") {
     run = [&] { return map_trivial(*pool, items, 1); };
   } else if (name == "pool.map.auto") {

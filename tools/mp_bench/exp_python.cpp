@@ -39,15 +39,16 @@ struct PySizes {
   int queue_items;
   int queue_big;
   int lock_pairs;
+  int memory_calls;
 };
 
 PySizes py_sizes(bool quick) {
   if (quick) {
-    return {2'000'000, 50'000, 300'000, 1'000'000, 500,    10'000,
-            100'000,   10'000, 20'000,  100,       200'000};
+    return {2'000'000, 50'000, 300'000, 1'000'000, 500,     10'000,
+            100'000,   10'000, 20'000,  100,       200'000, 100};
   }
-  return {10'000'000, 200'000, 1'000'000, 4'000'000, 2'000,    50'000,
-          1'000'000,  50'000,  200'000,   500,       1'000'000};
+  return {10'000'000, 200'000, 1'000'000, 4'000'000, 2'000,     50'000,
+          1'000'000,  50'000,  200'000,   500,       1'000'000, 300};
 }
 
 using Fields = std::map<std::string, std::string>;
@@ -255,9 +256,9 @@ void run_python(Context& ctx) {
   res.clear();
   if (run_script(ctx, "overhead.py",
                  fmt::format("{} --workers {} --apply {} --map-small {} --map-large {} --joblib {} "
-                             "--queue-items {} --queue-big {} --lock-pairs {}",
+                             "--queue-items {} --queue-big {} --lock-pairs {} --memory-calls {}",
                              common, w, n.apply, n.map_small, n.map_large, n.joblib, n.queue_items,
-                             n.queue_big, n.lock_pairs),
+                             n.queue_big, n.lock_pairs, n.memory_calls),
                  res)) {
     for (const Fields& f : res) {
       const auto items = static_cast<long long>(num(f, "items"));
@@ -265,7 +266,8 @@ void run_python(Context& ctx) {
       // A round trip chain (and a count of lock pairs) ends at `items`; a map, and the
       // items through a queue, sum 1..items.
       const bool chain = variant == "python.pool.apply" || variant.ends_with(".submit") ||
-                         variant.ends_with(".roundtrip") || variant.starts_with("python.lock.");
+                         variant.ends_with(".roundtrip") || variant.starts_with("python.lock.") ||
+                         variant.starts_with("python.memory.");
       const std::string expected =
           chain ? std::to_string(items) : std::to_string(items * (items + 1) / 2);
       const bool ok = str(f, "answer") == expected;

@@ -2,12 +2,17 @@
 with chunksize 1 and with the default chunksize, submit + result on concurrent.futures'
 executors, joblib's Parallel on tiny tasks (its automatic batching), and the IPC objects
 mp::Queue, Lock and Pipe are measured against: ints and 1 MiB items through a Queue to
-another process, a Pipe round trip, an uncontended Lock. Pools are started, and joblib's
-workers spawned, before the clock."""
+another process, a Pipe round trip, an uncontended Lock; and joblib's Memory, a call of a
+cached add_one found in the cache (hit) or computed and stored (miss). Pools are started,
+and joblib's workers spawned, before the clock."""
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import Lock, Pipe, Pool, Process, Queue
 
-from joblib import Parallel, delayed
+import shutil
+import tempfile
+import time
+
+from joblib import Memory, Parallel, delayed
 
 import common
 
@@ -75,6 +80,30 @@ def ipc(a):
                     common.same_answer(answers), unit=unit, items=n)
 
 
+def memory(a):
+    """Seconds per call of a cached add_one, timing only the calls: the same argument after
+    one call stored it (hit), or new arguments each run (miss). Each call's result minus its
+    argument is 1, so the answer is the number of calls."""
+    n = a.memory_calls
+    for variant in ["python.memory.hit", "python.memory.miss"]:
+        seconds, answers = [], []
+        for run in range(a.repeat):
+            where = tempfile.mkdtemp(prefix="mp-bench-joblib-")
+            try:
+                cached = Memory(where, verbose=0).cache(add_one)
+                hit = variant.endswith("hit")
+                args = [0] * n if hit else range((run + 1) * n, (run + 2) * n)
+                if hit:
+                    cached(0)
+                start = time.perf_counter()
+                answer = sum(cached(x) - x for x in args)
+                seconds.append(time.perf_counter() - start)
+                answers.append(answer)
+            finally:
+                shutil.rmtree(where)
+        common.emit(variant, 1, [s / n for s in seconds], common.same_answer(answers), items=n)
+
+
 def main():
     p = common.parser(__doc__)
     p.add_argument("--apply", type=int, required=True, help="round trips per run")
@@ -84,8 +113,10 @@ def main():
     p.add_argument("--queue-items", type=int, required=True, help="ints through a Queue")
     p.add_argument("--queue-big", type=int, required=True, help="1 MiB items through a Queue")
     p.add_argument("--lock-pairs", type=int, required=True, help="Lock acquire + release")
+    p.add_argument("--memory-calls", type=int, required=True, help="calls of a cached function")
     a = p.parse_args()
     ipc(a)
+    memory(a)
     for w in common.workers_list(a.workers):
         with Pool(processes=w) as pool:
             pool.map(add_one, range(4 * w), 1)  # the workers are up
