@@ -5,7 +5,8 @@
 //
 // The first call runs the function and stores its result; a later call with equal
 // arguments, in this process or in a program run tomorrow, returns the stored result.
-// Entries live in an SQLite database in the directory (`cache.db`), keyed by an xxHash of:
+// Entries live in an SQLite database in the directory (`cache.db`), large results in
+// files beside it (`results/`, mapped into memory when read), keyed by an xxHash of:
 // the function (its name, or its type and symbol), its argument and result types, the
 // version string, the build id of the binary that holds the function (so a rebuilt program
 // recomputes; turn it off to keep results across builds), and the arguments' encoding
@@ -48,6 +49,9 @@ struct MemoryOptions {
   // Bytes of stored results kept at most (0: no limit); the least recently used entries
   // are dropped beyond it, and a result larger than it is not stored.
   std::uint64_t bytes_limit = 0;
+  // Results of at least this many bytes are kept in files beside the database
+  // (results/), and read back by mapping them into memory.
+  std::uint64_t file_threshold = std::uint64_t{1} << 20;
 };
 
 template <class F>
@@ -104,7 +108,7 @@ class CachedFunction {
     using R = result_t<Args...>;
     const detail::CacheKey key = key_of<R>(args...);
     const auto store = this->store();
-    std::vector<std::byte> stored;
+    detail::CachedBytes stored;
     if (store->lookup(key, stored)) {
       try {
         return detail::decode_message<R>(stored.data(), stored.size());

@@ -3,11 +3,14 @@
 // least-recently-used eviction under a byte limit.
 #include "mp/detail/cache_store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <tuple>
 
 #include "mp/errors.hpp"
 #include "mp/memory.hpp"
@@ -39,6 +43,26 @@ std::int64_t now_ms() {
       .count();
 }
 
+// A key as the 16 bytes of its column.
+std::array<std::byte, 16> key_bytes(const CacheKey& k) {
+  std::array<std::byte, 16> b;
+  std::memcpy(b.data(), &k.high, 8);
+  std::memcpy(b.data() + 8, &k.low, 8);
+  return b;
+}
+
+// The file of a large result: its key in hex.
+std::string file_name(const std::byte* key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name;
+  for (int i = 0; i < 16; ++i) {
+    const auto b = static_cast<unsigned>(key[i]);
+    name += kHex[b >> 4];
+    name += kHex[b & 15];
+  }
+  return name + ".bin";
+}
+
 // A prepared statement, reset after each use.
 class Statement {
  public:
@@ -52,10 +76,8 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   Statement& key(int at, const CacheKey& k) {
-    std::byte b[16];
-    std::memcpy(b, &k.high, 8);
-    std::memcpy(b + 8, &k.low, 8);
-    sqlite3_bind_blob(s_, at, b, sizeof b, SQLITE_TRANSIENT);
+    const auto b = key_bytes(k);
+    sqlite3_bind_blob(s_, at, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Statement& integer(int at, std::int64_t v) {
@@ -88,9 +110,12 @@ struct Using {
 class SqliteStore final : public CacheStore {
  public:
   SqliteStore(const MemoryOptions& options)
-      : location_(options.location), limit_(options.bytes_limit) {
+      : location_(options.location),
+        results_(options.location + "/results"),
+        limit_(options.bytes_limit),
+        threshold_(options.file_threshold) {
     std::error_code ec;
-    std::filesystem::create_directories(location_, ec);
+    std::filesystem::create_directories(results_, ec);
     if (ec) {
       throw CacheError("mp: Memory cannot create its directory " + location_ + ": " + ec.message());
     }
@@ -110,14 +135,15 @@ class SqliteStore final : public CacheStore {
       throw;
     }
     get_ = std::make_unique<Statement>(
-        db_, "SELECT value, checksum, last_used FROM mp_cache_entries WHERE key = ?1");
+        db_,
+        "SELECT value, checksum, last_used, in_file, bytes FROM mp_cache_entries WHERE key = ?1");
     has_ = std::make_unique<Statement>(db_, "SELECT 1 FROM mp_cache_entries WHERE key = ?1");
     touch_ = std::make_unique<Statement>(
         db_, "UPDATE mp_cache_entries SET last_used = ?2 WHERE key = ?1");
     put_ = std::make_unique<Statement>(
         db_,
         "INSERT OR REPLACE INTO mp_cache_entries (key, function, bytes, checksum, last_used, "
-        "value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        "value, in_file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     drop_ = std::make_unique<Statement>(db_, "DELETE FROM mp_cache_entries WHERE key = ?1");
   }
 
@@ -133,28 +159,32 @@ class SqliteStore final : public CacheStore {
     sqlite3_close(db_);
   }
 
-  bool lookup(const CacheKey& key, std::vector<std::byte>& out) override {
+  bool lookup(const CacheKey& key, CachedBytes& out) override {
     std::lock_guard lock(m_);
-    bool corrupt = false;
+    bool found = false;
     std::int64_t last_used = 0;
     {
       Using u(*get_);
-      const int rc = get_->key(1, key).step();
-      if (rc != SQLITE_ROW) {
+      if (get_->key(1, key).step() != SQLITE_ROW) {
         return false;  // absent, or unreadable right now: computed again
       }
-      const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(get_->get(), 0));
-      const auto n = static_cast<std::size_t>(sqlite3_column_bytes(get_->get(), 0));
-      const auto checksum = static_cast<std::uint64_t>(sqlite3_column_int64(get_->get(), 1));
-      last_used = sqlite3_column_int64(get_->get(), 2);
-      if (XXH3_64bits(data, n) != checksum) {
-        corrupt = true;
+      sqlite3_stmt* row = get_->get();
+      const auto checksum = static_cast<std::uint64_t>(sqlite3_column_int64(row, 1));
+      last_used = sqlite3_column_int64(row, 2);
+      if (sqlite3_column_int64(row, 3) != 0) {
+        found =
+            read_file(key, static_cast<std::uint64_t>(sqlite3_column_int64(row, 4)), checksum, out);
       } else {
-        out.assign(data, data + n);
+        const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(row, 0));
+        const auto n = static_cast<std::size_t>(sqlite3_column_bytes(row, 0));
+        if (XXH3_64bits(data, n) == checksum) {
+          out.hold(std::vector<std::byte>(data, data + n));
+          found = true;
+        }
       }
     }
-    if (corrupt) {
-      drop_locked(key);
+    if (!found) {
+      drop_locked(key);  // corrupt, or its file is gone
       return false;
     }
     // At most one write per entry and second: a hit stays a read.
@@ -178,6 +208,10 @@ class SqliteStore final : public CacheStore {
       return;
     }
     std::lock_guard lock(m_);
+    const bool in_file = size >= threshold_;
+    if (in_file && !write_file(key, data, size)) {
+      return;
+    }
     int rc = SQLITE_OK;
     {
       Using u(*put_);
@@ -186,11 +220,15 @@ class SqliteStore final : public CacheStore {
                .integer(3, static_cast<std::int64_t>(size))
                .integer(4, static_cast<std::int64_t>(XXH3_64bits(data, size)))
                .integer(5, now_ms())
-               .blob(6, data, size)
+               .blob(6, data, in_file ? 0 : size)
+               .integer(7, in_file ? 1 : 0)
                .step();
     }
     if (rc != SQLITE_DONE) {
-      warn_once(rc);
+      if (in_file) {
+        unlink_file(key_bytes(key).data());
+      }
+      warn_once(sqlite3_errstr(rc));
       return;
     }
     if (limit_ != 0) {
@@ -206,10 +244,20 @@ class SqliteStore final : public CacheStore {
   void clear() override {
     std::lock_guard lock(m_);
     exec("DELETE FROM mp_cache_entries");
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(results_, ec)) {
+      std::filesystem::remove(f.path(), ec);
+    }
   }
 
   void clear_function(std::string_view function) override {
     std::lock_guard lock(m_);
+    Statement files(db_, "SELECT key FROM mp_cache_entries WHERE function = ?1 AND in_file");
+    files.integer(1, function_id(function));
+    while (files.step() == SQLITE_ROW) {
+      unlink_file(static_cast<const std::byte*>(sqlite3_column_blob(files.get(), 0)));
+    }
+    files.reset();
     Statement s(db_, "DELETE FROM mp_cache_entries WHERE function = ?1");
     s.integer(1, function_id(function)).step();
   }
@@ -254,7 +302,7 @@ class SqliteStore final : public CacheStore {
         ");"
         "CREATE TABLE IF NOT EXISTS mp_cache_entries (key BLOB PRIMARY KEY, function INTEGER "
         "NOT NULL, bytes INTEGER NOT NULL, checksum INTEGER NOT NULL, last_used INTEGER NOT NULL, "
-        "value BLOB NOT NULL) WITHOUT ROWID;"
+        "value BLOB NOT NULL, in_file INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX IF NOT EXISTS mp_cache_lru ON mp_cache_entries (last_used);");
   }
 
@@ -281,8 +329,77 @@ class SqliteStore final : public CacheStore {
   }
 
   void drop_locked(const CacheKey& key) {
-    Using u(*drop_);
-    drop_->key(1, key).step();
+    {
+      Using u(*drop_);
+      drop_->key(1, key).step();
+    }
+    unlink_file(key_bytes(key).data());
+  }
+
+  std::string path_of(const std::byte* key) const { return results_ + "/" + file_name(key); }
+
+  void unlink_file(const std::byte* key) {
+    if (key != nullptr) {
+      ::unlink(path_of(key).c_str());  // absent for a result kept in the database
+    }
+  }
+
+  // Written under a temporary name, then renamed: a reader sees a whole file or none.
+  bool write_file(const CacheKey& key, const std::byte* data, std::size_t size) {
+    const std::string path = path_of(key_bytes(key).data());
+    const std::string temporary =
+        path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++temporaries_);
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      warn_once(std::strerror(errno));
+      return false;
+    }
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t w = ::write(fd, data + done, size - done);
+      if (w < 0 && errno == EINTR) {
+        continue;
+      }
+      if (w <= 0) {
+        warn_once(std::strerror(w < 0 ? errno : ENOSPC));
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        return false;
+      }
+      done += static_cast<std::size_t>(w);
+    }
+    ::close(fd);
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      warn_once(std::strerror(errno));
+      ::unlink(temporary.c_str());
+      return false;
+    }
+    return true;
+  }
+
+  // Maps a large result's file; false if it is gone, has another size or fails its
+  // checksum.
+  bool read_file(const CacheKey& key, std::uint64_t size, std::uint64_t checksum,
+                 CachedBytes& out) {
+    const int fd = ::open(path_of(key_bytes(key).data()).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return false;
+    }
+    struct stat st {};
+    void* map = MAP_FAILED;
+    if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) == size && size > 0) {
+      map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    ::close(fd);
+    if (map == MAP_FAILED) {
+      return false;
+    }
+    if (XXH3_64bits(map, size) != checksum) {
+      ::munmap(map, size);
+      return false;
+    }
+    out.hold_mapping(map, size);
+    return true;
   }
 
   // The least recently used entries go until the rest fits the limit.
@@ -303,21 +420,27 @@ class SqliteStore final : public CacheStore {
     for (const auto& k : doomed) {
       del.blob(1, k.data(), k.size()).step();
       del.reset();
+      if (k.size() == 16) {
+        unlink_file(k.data());
+      }
     }
   }
 
-  void warn_once(int rc) {
+  void warn_once(const char* why) {
     if (!warned_) {
       warned_ = true;
       std::fprintf(stderr,
                    "mp: Memory could not store a result in %s (%s); results not stored are "
                    "computed again when asked for\n",
-                   location_.c_str(), sqlite3_errstr(rc));
+                   location_.c_str(), why);
     }
   }
 
   std::string location_;
+  std::string results_;
   std::uint64_t limit_;
+  std::uint64_t threshold_;
+  std::uint64_t temporaries_ = 0;
   sqlite3* db_ = nullptr;
   std::mutex m_;
   bool warned_ = false;
@@ -328,10 +451,29 @@ class SqliteStore final : public CacheStore {
 // function holds them. One inherited through fork is not this process's: a new one opens.
 struct Registry {
   std::mutex m;
-  std::map<std::pair<std::string, std::uint64_t>, std::weak_ptr<SqliteStore>> stores;
+  std::map<std::tuple<std::string, std::uint64_t, std::uint64_t>, std::weak_ptr<SqliteStore>>
+      stores;
 };
 
 }  // namespace
+
+CachedBytes::~CachedBytes() {
+  if (map_ != nullptr) {
+    ::munmap(map_, size_);
+  }
+}
+
+void CachedBytes::hold(std::vector<std::byte> bytes) {
+  buffer_ = std::move(bytes);
+  data_ = buffer_.data();
+  size_ = buffer_.size();
+}
+
+void CachedBytes::hold_mapping(void* map, std::size_t size) {
+  map_ = map;
+  data_ = static_cast<const std::byte*>(map);
+  size_ = size;
+}
 
 CacheStore::CacheStore() : opener_(::getpid()) {}
 
@@ -341,8 +483,8 @@ std::shared_ptr<CacheStore> CacheStore::of(const MemoryOptions& options) {
   static auto* registry = new Registry;  // outlives static destruction: tasks may run late
   std::error_code ec;
   const std::filesystem::path where = std::filesystem::absolute(options.location, ec);
-  const auto key = std::make_pair(ec ? options.location : where.lexically_normal().string(),
-                                  options.bytes_limit);
+  const auto key = std::make_tuple(ec ? options.location : where.lexically_normal().string(),
+                                   options.bytes_limit, options.file_threshold);
   std::lock_guard lock(registry->m);
   std::erase_if(registry->stores, [](const auto& entry) { return entry.second.expired(); });
   auto& slot = registry->stores[key];

@@ -179,6 +179,54 @@ TEST_F(MemoryTest, ACorruptEntryIsRecomputedNeverReturned) {
   EXPECT_EQ(g_calls, 3);
 }
 
+// The files in the cache's results/ folder.
+std::vector<std::filesystem::path> result_files(const std::string& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& f : std::filesystem::directory_iterator(dir + "/results")) {
+    files.push_back(f.path());
+  }
+  return files;
+}
+
+TEST_F(MemoryTest, LargeResultsLiveInFilesReadBackByMapping) {
+  mp::Memory memory(dir_);  // results of 1 MiB and more in files
+  auto kb = memory.cache(kilobytes);
+  EXPECT_EQ(kb(4).size(), 4u * 1024);  // in the database
+  EXPECT_TRUE(result_files(dir_).empty());
+  EXPECT_EQ(kb(2048).size(), 2048u * 1024);
+  auto files = result_files(dir_);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(std::filesystem::file_size(files[0]), 2048u * 1024 + 8);  // length + bytes
+  const std::vector<char> again = kb(2048);
+  EXPECT_EQ(g_calls, 2);
+  EXPECT_EQ(again, std::vector<char>(2048u * 1024, 'k'));
+
+  // A byte changed in the file: recomputed, never returned.
+  {
+    std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('X');
+  }
+  EXPECT_EQ(kb(2048), std::vector<char>(2048u * 1024, 'k'));
+  EXPECT_EQ(g_calls, 3);
+  // The file removed: recomputed.
+  std::filesystem::remove(result_files(dir_).at(0));
+  EXPECT_EQ(kb(2048).size(), 2048u * 1024);
+  EXPECT_EQ(g_calls, 4);
+  EXPECT_EQ(result_files(dir_).size(), 1u);
+  kb.clear();
+  EXPECT_TRUE(result_files(dir_).empty()) << "clearing the function left its file";
+  kb(2048);
+  memory.clear();
+  EXPECT_TRUE(result_files(dir_).empty());
+  // Evicted: its file goes with it.
+  auto limited = mp::Memory({.location = dir_, .bytes_limit = 3u << 19}).cache(kilobytes);
+  limited(1024);
+  limited(1025);
+  EXPECT_FALSE(limited.check_call_in_cache(1024));
+  EXPECT_EQ(result_files(dir_).size(), 1u);
+}
+
 TEST_F(MemoryTest, PoolWorkersAndParallelTasksFillOneCacheAtOnce) {
   mp::Memory memory(dir_);
   auto cube = memory.cache(slow_cube);
@@ -247,12 +295,15 @@ TEST_F(MemoryTest, AFullDiskLeavesResultsUncachedNotWrong) {
     ::signal(SIGXFSZ, SIG_IGN);
     const rlimit limit{1 << 20, 1 << 20};
     ::setrlimit(RLIMIT_FSIZE, &limit);
-    auto kb = mp::Memory(dir_).cache(kilobytes);
+    // 2 MiB results cannot be stored, in a file or in the database.
+    auto in_file = mp::Memory(dir_).cache(kilobytes);
+    auto in_database = mp::Memory({.location = dir_, .file_threshold = 1u << 30}).cache(kilobytes);
     bool ok = true;
     for (int i = 0; i < 3; ++i) {
-      ok = ok && kb(2048).size() == 2048u * 1024;  // 2 MiB: cannot be stored
+      ok = ok && in_file(2048).size() == 2048u * 1024 && in_database(2049).size() == 2049u * 1024;
     }
-    ::_exit(ok && !kb.check_call_in_cache(2048) ? 0 : 3);
+    ::_exit(ok && !in_file.check_call_in_cache(2048) && !in_database.check_call_in_cache(2049) ? 0
+                                                                                               : 3);
   }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);

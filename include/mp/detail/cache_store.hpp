@@ -45,6 +45,26 @@ std::uintptr_t code_address_for_cache(const SentFunction<F>& sent) {
 template <class F>
 void cache_anchor() {}
 
+// The bytes of a stored result: read from the database, or a file mapped into memory.
+class CachedBytes {
+ public:
+  CachedBytes() = default;
+  ~CachedBytes();
+  CachedBytes(const CachedBytes&) = delete;
+  CachedBytes& operator=(const CachedBytes&) = delete;
+  const std::byte* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  // The store's side.
+  void hold(std::vector<std::byte> bytes);
+  void hold_mapping(void* map, std::size_t size);
+
+ private:
+  std::vector<std::byte> buffer_;
+  void* map_ = nullptr;
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 // One cache directory's database, as one connection (which must not cross a fork).
 class CacheStore {
  public:
@@ -56,11 +76,12 @@ class CacheStore {
   bool opened_here() const;
 
   // The stored bytes of `key`, if there is an entry whose checksum holds; an entry that
-  // fails it is dropped.
-  virtual bool lookup(const CacheKey& key, std::vector<std::byte>& out) = 0;
+  // fails it (or whose file is gone) is dropped.
+  virtual bool lookup(const CacheKey& key, CachedBytes& out) = 0;
   virtual bool contains(const CacheKey& key) = 0;
   // Stores (or replaces) an entry, then drops the least recently used beyond the limit.
-  // A store that fails (a full disk, a read-only file) leaves the entry out.
+  // A large one goes to a file beside the database. A store that fails (a full disk, a
+  // read-only file) leaves the entry out.
   virtual void store(const CacheKey& key, std::string_view function, const std::byte* data,
                      std::size_t size) = 0;
   virtual void drop(const CacheKey& key) = 0;
