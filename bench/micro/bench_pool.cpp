@@ -159,6 +159,25 @@ void BM_ProgressRedraw(benchmark::State& state) {
 }
 BENCHMARK(BM_ProgressRedraw)->Unit(benchmark::kMicrosecond);
 
+// What a map too short for a redraw pays for its display: the reporter made from the
+// options, a poll, the final line written (to /dev/null) and the callback.
+void BM_ProgressPerCall(benchmark::State& state) {
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::size_t calls = 0;
+  const mp::Progress progress{
+      .callback = [&calls](const mp::ProgressInfo&) { ++calls; }, .label = "map", .fd = null};
+  for (auto _ : state) {
+    mp::detail::ProgressReporter reporter(progress, 1'000'000);
+    reporter.update(500'000);
+    reporter.finish(1'000'000);
+  }
+  ::close(null);
+  if (calls < static_cast<std::size_t>(state.iterations())) {
+    state.SkipWithError("the final report was not made");
+  }
+}
+BENCHMARK(BM_ProgressPerCall)->Unit(benchmark::kMicrosecond);
+
 // (c) A pool's whole life: start the workers, first result, close, join; per start
 // method (0 fork, 1 forkserver, 2 spawn), with the caller holding `ballast` MiB of touched
 // memory (fork copies the caller's page tables; the fork server and spawn do not).
