@@ -64,6 +64,12 @@ struct ParallelOptions {
   // Threads each worker process lets OpenMP, BLAS and the like use: cores / n_jobs by
   // default, as joblib does (PoolOptions::inner_max_num_threads).
   int inner_max_num_threads = kInnerThreadsAuto;
+  // joblib's pre_dispatch: how many calls may be read from the input ahead of the results
+  // taken. 0 (the default) reads them all first, which lets the pool batch best; N reads
+  // the input as results come in, so a lazily made input (each call's arguments built when
+  // read) is never all in memory: the calls are read as the results are taken, and an
+  // input given by reference must live until then. Negative is an error.
+  long long pre_dispatch = 0;
   // joblib's verbose: 0 says nothing; above 0 shows the calls' progress on stderr (a bar
   // on a terminal, a line a second otherwise: include/mp/progress.hpp), above 50 on
   // stdout. Negative is an error.
@@ -194,6 +200,52 @@ struct ApplyDelayed {
   }
 };
 
+// The calls of an input range as (function, arguments...) items, made one at a time as
+// the range is read: the lazy input of pre_dispatch. Holds the range itself when given an
+// rvalue, a reference to it otherwise.
+template <class Calls>
+class CallItems {
+  using Range = std::remove_reference_t<Calls>;
+  using Base = std::ranges::iterator_t<Range>;
+  using End = std::ranges::sentinel_t<Range>;
+
+ public:
+  using Item = typename delayed_traits<std::ranges::range_value_t<Range>>::Item;
+
+  explicit CallItems(Calls&& calls) : calls_(std::forward<Calls>(calls)) {}
+
+  class iterator {
+   public:
+    using value_type = Item;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(Base it) : it_(std::move(it)) {}
+    Item operator*() const {
+      const auto& c = *it_;
+      using G = std::tuple_element_t<0, Item>;
+      return std::tuple_cat(std::make_tuple(G{c.f}), c.args);
+    }
+    iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    void operator++(int) { ++it_; }
+    friend bool operator==(const iterator& i, const End& end) { return i.it_ == end; }
+
+   private:
+    Base it_{};
+  };
+
+  iterator begin() { return iterator(std::ranges::begin(calls_)); }
+  End end() { return std::ranges::end(calls_); }
+  std::size_t size() requires std::ranges::sized_range<Range> {
+    return static_cast<std::size_t>(std::ranges::size(calls_));
+  }
+
+ private:
+  Calls calls_;
+};
+
 int effective_jobs(int n_jobs);
 
 }  // namespace detail
@@ -226,6 +278,16 @@ class Parallel {
   template <std::ranges::input_range Calls>
   auto operator()(Calls&& calls) {
     using R = typename traits<Calls>::Result;
+    if (options_.pre_dispatch > 0) {
+      // The input read as results come in; the first failure, in input order, ends the
+      // call and what was not sent never runs.
+      std::vector<R> out;
+      auto results = stream<true>(std::forward<Calls>(calls));
+      while (std::optional<R> v = results.next()) {
+        out.push_back(std::move(*v));
+      }
+      return out;
+    }
     const detail::ApplyDelayed apply;
     const std::optional<Progress> progress = progress_options();
     // The pools' calls, with or without a progress display.
@@ -330,6 +392,11 @@ class Parallel {
       throw std::invalid_argument("mp: Parallel batch_size must be 0 (auto) or positive, not " +
                                   std::to_string(o.batch_size));
     }
+    if (o.pre_dispatch < 0) {
+      throw std::invalid_argument(
+          "mp: Parallel pre_dispatch must be 0 (read all calls first) or positive, not " +
+          std::to_string(o.pre_dispatch));
+    }
     if (o.verbose < 0) {
       throw std::invalid_argument("mp: Parallel verbose must be 0 (quiet) or positive, not " +
                                   std::to_string(o.verbose));
@@ -384,9 +451,20 @@ class Parallel {
   template <bool Ordered, class Calls>
   auto stream(Calls&& calls) {
     using R = typename traits<Calls>::Result;
-    auto items = collect(std::forward<Calls>(calls));
-    const std::size_t total = items.size();
-    ResultStream<R> results = open_stream<Ordered, R>(std::move(items));
+    (void)sizeof(checked_traits<Calls>);
+    std::size_t total = 0;  // not known for a lazy input without a size
+    ResultStream<R> results = [&] {
+      if (options_.pre_dispatch > 0) {
+        detail::CallItems<Calls> lazy(std::forward<Calls>(calls));
+        if constexpr (requires { lazy.size(); }) {
+          total = lazy.size();
+        }
+        return open_stream<Ordered, R>(std::move(lazy));
+      }
+      auto items = collect(std::forward<Calls>(calls));
+      total = items.size();
+      return open_stream<Ordered, R>(std::move(items));
+    }();
     const std::optional<Progress> progress = progress_options();
     if (!progress) {
       return results;
@@ -417,35 +495,42 @@ class Parallel {
     });
   }
 
-  // The results of the calls as a stream, drawing no progress.
+  // The results of the calls as a stream, drawing no progress. `items`: the calls as
+  // (function, arguments...) tuples, all made already or made as they are read.
   template <bool Ordered, class R, class Items>
   ResultStream<R> open_stream(Items&& items) {
     const long long chunk = std::max<long long>(chunksize(), 1);
-    auto open = [&](auto& pool) {
-      if constexpr (Ordered) {
-        return pool.imap(detail::ApplyDelayed{}, std::move(items), chunk);
-      } else {
-        return pool.imap_unordered(detail::ApplyDelayed{}, std::move(items), chunk);
-      }
-    };
-    auto from = [&](auto& pool) {
-      auto results = std::make_shared<decltype(open(pool))>(open(pool));
-      return ResultStream<R>([results] { return results->next(); });
+    // pre_dispatch calls ahead of the results taken (0: the pools' default windows).
+    const auto ahead = static_cast<std::size_t>(options_.pre_dispatch);
+    const std::size_t chunks_ahead =
+        (ahead + static_cast<std::size_t>(chunk) - 1) / static_cast<std::size_t>(chunk);
+    auto from = [&](auto results) {
+      auto held = std::make_shared<decltype(results)>(std::move(results));
+      return ResultStream<R>([held] { return held->next(); });
     };
     if (processes_) {
-      return from(*processes_);
+      return from(processes_->template submit_stream<Ordered>(
+          detail::ApplyDelayed{}, std::forward<Items>(items), chunk, ahead));
     }
     if (threads_) {
-      return from(*threads_);
+      return from(threads_->template make_imap<Ordered>(
+          detail::ApplyDelayed{}, std::forward<Items>(items), chunk, chunks_ahead));
     }
     // Sequential: each call made when its result is asked for.
-    auto state = std::make_shared<std::pair<std::remove_cvref_t<Items>, std::size_t>>(
-        std::forward<Items>(items), 0);
+    struct Sequential {
+      explicit Sequential(Items&& i)
+          : items(std::forward<Items>(i)), it(std::ranges::begin(items)) {}
+      std::remove_cvref_t<Items> items;
+      std::ranges::iterator_t<std::remove_cvref_t<Items>> it;
+    };
+    auto state = std::make_shared<Sequential>(std::forward<Items>(items));
     return ResultStream<R>([state]() -> std::optional<R> {
-      if (state->second >= state->first.size()) {
+      if (state->it == std::ranges::end(state->items)) {
         return std::nullopt;
       }
-      return detail::ApplyDelayed{}(state->first[state->second++]);
+      auto item = *state->it;
+      ++state->it;
+      return detail::ApplyDelayed{}(item);
     });
   }
 

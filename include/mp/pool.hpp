@@ -502,6 +502,7 @@ class Pool {
   }
 
   friend class ProcessPoolExecutor;
+  friend class Parallel;  // its pre_dispatch bounds an imap's window
 
   // The job of f(args...) in a worker, not yet submitted. Arguments are kept as the
   // target takes them where that makes them sendable (a string literal as std::string),
@@ -568,7 +569,9 @@ class Pool {
   }
 
   template <bool Ordered, class F, class Range>
-  auto submit_stream(F&& f, Range&& items, long long chunksize) {
+  // `items_ahead`: arguments sent at most ahead of the results taken (0: no such bound;
+  // chunks sent or ready are bounded anyway, 16 per worker and 16).
+  auto submit_stream(F&& f, Range&& items, long long chunksize, std::size_t items_ahead = 0) {
     check_chunksize(chunksize);
     using Fn = std::decay_t<F>;
     using Arg = detail::item_t<Range>;
@@ -580,6 +583,7 @@ class Pool {
     auto job = std::make_shared<JobT>(Fn(std::forward<F>(f)), std::forward<Range>(items),
                                       static_cast<std::size_t>(chunksize));
     job->sink().set_window(static_cast<std::size_t>(core_->processes()) * 16 + 16);
+    job->sink().set_item_window(items_ahead);
     core_->submit(job);
     using Result = ImapResult<R, Ordered>;
     using Holder = typename Result::template HolderOf<JobT>;

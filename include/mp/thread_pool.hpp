@@ -507,8 +507,11 @@ class ThreadPool {
     return std::make_pair(result, join);
   }
 
+  friend class Parallel;  // its pre_dispatch bounds an imap's window
+
+  // `window`: chunks in flight at most (0: the default, 16 per thread and 16).
   template <bool Ordered, class F, class Range>
-  auto make_imap(F&& f, Range&& items, long long chunksize) {
+  auto make_imap(F&& f, Range&& items, long long chunksize, std::size_t window = 0) {
     check_chunksize(chunksize);
     using Fn = std::decay_t<F>;
     using Item = detail::item_t<Range>;
@@ -518,7 +521,7 @@ class ThreadPool {
     using Result = detail::ThreadImap<R, Ordered, Fn, Range>;
     return Result(engine_, Fn(std::forward<F>(f)), std::forward<Range>(items),
                   static_cast<std::size_t>(chunksize),
-                  static_cast<std::size_t>(processes()) * 16 + 16);
+                  window != 0 ? window : static_cast<std::size_t>(processes()) * 16 + 16);
   }
 
   std::shared_ptr<detail::ThreadEngine> engine_;

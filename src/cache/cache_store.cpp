@@ -29,7 +29,9 @@ namespace mp::detail {
 
 namespace {
 
-constexpr int kFormat = 1;  // of the tables below; another number is another program's
+// Of the tables below. A cache of another format (another version of mp) is emptied and
+// made again: its entries are only ever recomputed.
+constexpr int kFormat = 2;
 
 // A function's entries are found by a hash of its identity (which runs to hundreds of
 // bytes): eight bytes per entry.
@@ -289,8 +291,16 @@ class SqliteStore final : public CacheStore {
       const std::int64_t version =
           query_count("SELECT value FROM mp_cache_meta WHERE name = 'format'", path);
       if (version != kFormat) {
-        throw CacheError("mp: Memory: " + path + " holds cache format " + std::to_string(version) +
-                         ", this program reads " + std::to_string(kFormat));
+        exec("BEGIN IMMEDIATE");
+        // Another process may have made it again meanwhile.
+        if (query_count("SELECT value FROM mp_cache_meta WHERE name = 'format'", path) != kFormat) {
+          exec("DROP TABLE IF EXISTS mp_cache_entries; DELETE FROM mp_cache_meta");
+          std::error_code ec;
+          for (const auto& f : std::filesystem::directory_iterator(results_, ec)) {
+            std::filesystem::remove(f.path(), ec);
+          }
+        }
+        exec("COMMIT");
       }
     }
     exec("PRAGMA journal_mode = WAL");

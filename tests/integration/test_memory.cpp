@@ -145,6 +145,7 @@ TEST_F(MemoryTest, TheLeastRecentlyUsedGoFirstBeyondTheLimit) {
   auto kb = memory.cache(kilobytes);
   kb(10);
   kb(11);
+  std::this_thread::sleep_for(5ms);  // stored a few milliseconds apart: no tie in age
   kb(12);
   EXPECT_EQ(memory.entries(), 3u);
   std::this_thread::sleep_for(1100ms);  // recency is kept to the second
@@ -271,6 +272,19 @@ TEST_F(MemoryTest, AFileThatIsNotACacheIsRefused) {
   } catch (const mp::CacheError& e) {
     EXPECT_NE(std::string(e.what()).find("not a cache"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(MemoryTest, ACacheOfAnotherFormatIsEmptiedAndUsed) {
+  sql("CREATE TABLE mp_cache_meta (name TEXT PRIMARY KEY, value INTEGER);"
+      "INSERT INTO mp_cache_meta VALUES ('format', 1);"
+      "CREATE TABLE mp_cache_entries (key BLOB PRIMARY KEY, function TEXT, value BLOB);"
+      "INSERT INTO mp_cache_entries VALUES (X'00', 'old', X'01')");
+  mp::Memory memory(dir_);
+  EXPECT_EQ(memory.entries(), 0u);
+  auto cube = memory.cache(slow_cube);
+  EXPECT_EQ(cube(5), 125);
+  EXPECT_EQ(cube(5), 125);
+  EXPECT_EQ(g_calls, 1);
 }
 
 TEST_F(MemoryTest, ADirectoryThatCannotBeCreatedIsAClearError) {

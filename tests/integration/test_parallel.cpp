@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <iterator>
+#include <memory>
 #include <mp/mp.hpp>
 #include <set>
 #include <string>
@@ -133,6 +137,93 @@ TEST_P(ParallelTest, DifferentFunctionsOfOneTypeAndConvertedArguments) {
   EXPECT_EQ(parallel(named), (std::vector<std::string>{"a1", "b2"}));
 }
 
+// An input of calls that counts how many were read: each call made when read, as a lazy
+// input would make it.
+class CountingCalls {
+ public:
+  using Call = decltype(mp::delayed(square)(0));
+  CountingCalls(int n, int (*f)(int), std::shared_ptr<std::atomic<int>> reads)
+      : n_(n), f_(f), reads_(std::move(reads)) {}
+
+  class iterator {
+   public:
+    using value_type = decltype(mp::delayed(fails_on_7)(0));
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(const CountingCalls* in, int i) : in_(in), i_(i) {}
+    value_type operator*() const {
+      ++*in_->reads_;
+      return mp::delayed(in_->f_)(i_);
+    }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    void operator++(int) { ++i_; }
+    bool operator==(std::default_sentinel_t) const { return i_ == in_->n_; }
+
+   private:
+    const CountingCalls* in_ = nullptr;
+    int i_ = 0;
+  };
+  iterator begin() const { return {this, 0}; }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  int n_;
+  int (*f_)(int);
+  std::shared_ptr<std::atomic<int>> reads_;
+};
+
+TEST_P(ParallelTest, PreDispatchReadsTheInputAsResultsComeIn) {
+  auto reads = std::make_shared<std::atomic<int>>(0);
+  mp::ParallelOptions o = options();
+  o.pre_dispatch = 4;
+  o.batch_size = 1;
+  mp::Parallel parallel(o);
+  CountingCalls calls(1000, square, reads);
+  auto results = parallel.generator(calls);
+  ASSERT_EQ(results.next(), 0);
+  // The first result, four in flight, and the read that found the window full.
+  EXPECT_LE(reads->load(), 6) << "read ahead of pre_dispatch";
+  int taken = 1;
+  while (auto v = results.next()) {
+    ASSERT_EQ(*v, taken * taken);
+    ++taken;
+    ASSERT_LE(reads->load(), taken + 5);
+  }
+  EXPECT_EQ(taken, 1000);
+  EXPECT_EQ(reads->load(), 1000);
+
+  // The whole call, from a temporary range and from one given by reference.
+  const std::vector<int> ys = parallel(mp::delayed(square).over(upto(500)));
+  ASSERT_EQ(ys.size(), 500u);
+  EXPECT_EQ(ys[499], 499 * 499);
+  auto kept = mp::delayed(square).over(upto(300));
+  std::vector<int> unordered;
+  for (int y : parallel.generator_unordered(kept)) {
+    unordered.push_back(y);
+  }
+  std::sort(unordered.begin(), unordered.end());
+  ASSERT_EQ(unordered.size(), 300u);
+  EXPECT_EQ(unordered[299], 299 * 299);
+}
+
+TEST_P(ParallelTest, PreDispatchStopsReadingAtTheFirstFailure) {
+  auto reads = std::make_shared<std::atomic<int>>(0);
+  mp::ParallelOptions o = options();
+  o.pre_dispatch = 4;
+  o.batch_size = 1;
+  mp::Parallel parallel(o);
+  EXPECT_THROW(parallel(CountingCalls(100000, fails_on_7, reads)), std::invalid_argument);
+  EXPECT_LT(reads->load(), 100) << "calls after the failure were read";
+  // Without pre_dispatch the whole input is read first.
+  *reads = 0;
+  mp::Parallel all(options());
+  EXPECT_THROW(all(CountingCalls(2000, fails_on_7, reads)), std::invalid_argument);
+  EXPECT_EQ(reads->load(), 2000);
+}
+
 INSTANTIATE_TEST_SUITE_P(, ParallelTest,
                          ::testing::Values(mp::Backend::processes, mp::Backend::threads,
                                            mp::Backend::sequential),
@@ -161,6 +252,8 @@ TEST_F(ParallelOptionsTest, NJobsFollowJoblib) {
                std::invalid_argument);
   EXPECT_THROW(mp::Parallel(mp::ParallelOptions{
                    .n_jobs = 2, .backend = mp::Backend::threads, .timeout = 1s}),
+               std::invalid_argument);
+  EXPECT_THROW(mp::Parallel(mp::ParallelOptions{.n_jobs = 2, .pre_dispatch = -1}),
                std::invalid_argument);
 }
 

@@ -175,19 +175,26 @@ struct ReadyChunk {
 };
 
 // Results of imap (Ordered) or imap_unordered: at most `window` chunks are sent or ready
-// but not yet consumed, so an endless input runs in bounded memory.
+// but not yet consumed, so an endless input runs in bounded memory; with an item window,
+// also at most that many arguments ahead of the results taken (Parallel's pre_dispatch).
 template <class R, bool Ordered>
 class StreamSink {
  public:
   void set_window(std::size_t chunks) { window_ = chunks; }
+  void set_item_window(std::size_t items) { item_window_ = items; }
   void reserve(std::size_t) {}
   void on_sent(const ChunkRef& c) {
     ++open_chunks_;
+    open_items_ += c.count;
     if constexpr (Ordered) {
       sizes_.emplace(c.first, c.count);
     }
   }
-  bool window_open() const { return open_chunks_ < window_; }
+  bool window_open() const { return open_chunks_ < window_ && room() > 0; }
+  // Arguments that may still be sent before the caller takes more results.
+  std::size_t room() const {
+    return item_window_ == 0 ? SIZE_MAX : item_window_ - std::min(open_items_, item_window_);
+  }
   std::exception_ptr decode(const ChunkRef& c, Reader& message, pid_t pid, UnsentItems& unsent) {
     Reader in = message;  // a copy the loop can keep in registers (see Reader)
     ReadyChunk<R> chunk;
@@ -237,6 +244,9 @@ class StreamSink {
     if (pos_ >= current_.values.size() && !current_.error) {
       advance();
     }
+    if (open_items_ > 0) {
+      --open_items_;  // this argument's result (or error) is taken
+    }
     if (current_.error) {
       std::exception_ptr e = current_.error;
       if (--current_.failed == 0) {
@@ -278,6 +288,8 @@ class StreamSink {
 
   std::size_t window_ = 64;
   std::size_t open_chunks_ = 0;
+  std::size_t item_window_ = 0;  // 0: none
+  std::size_t open_items_ = 0;
   ReadyChunk<R> current_;
   std::size_t pos_ = 0;
   std::conditional_t<Ordered, std::map<std::uint64_t, ReadyChunk<R>>, std::deque<ReadyChunk<R>>>
@@ -317,7 +329,14 @@ class ChunkedJob final : public Job {
     if (it_ == end_) {
       return false;
     }
-    const std::size_t limit = chunksize_ * batch;
+    std::size_t limit = chunksize_ * batch;
+    if constexpr (requires { sink_.room(); }) {
+      // Merged chunks stay within an item window, but a whole chunk always goes.
+      const std::size_t room = sink_.room();
+      if (room < limit) {
+        limit = std::max<std::size_t>(room / chunksize_, 1) * chunksize_;
+      }
+    }
     const std::uint64_t id = Kernel::id();
     out.write(&id, sizeof id);
     encode_callable(out, f_);
