@@ -146,7 +146,7 @@ class CachedFunction {
     ar(options_.location, options_.version, options_.invalidate_on_rebuild, options_.bytes_limit,
        name_);
     load_function(ar);
-    identify();
+    identify(/*keep_open=*/true);
   }
 
  private:
@@ -159,8 +159,8 @@ class CachedFunction {
     return store_->opened_here() ? store_ : detail::CacheStore::of(options_);
   }
 
-  void identify() {
-    store_ = detail::CacheStore::of(options_);
+  void identify(bool keep_open = false) {
+    store_ = detail::CacheStore::of(options_, keep_open);
     identity_ = detail::cached_function_identity(
         name_, detail::type_name<F>(), detail::code_address_for_cache(f_),
         reinterpret_cast<std::uintptr_t>(&detail::cache_anchor<F>), options_.invalidate_on_rebuild);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -151,7 +152,11 @@ class SqliteStore final : public CacheStore {
 
   ~SqliteStore() override {
     if (!opened_here()) {
-      return;  // inherited through fork: the parent's connection, never closed here
+      // Inherited through fork: the parent's connection and statements, never touched here.
+      for (auto* s : {&get_, &has_, &touch_, &put_, &drop_}) {
+        static_cast<void>(s->release());
+      }
+      return;
     }
     get_.reset();
     has_.reset();
@@ -463,6 +468,7 @@ struct Registry {
   std::mutex m;
   std::map<std::tuple<std::string, std::uint64_t, std::uint64_t>, std::weak_ptr<SqliteStore>>
       stores;
+  std::vector<std::shared_ptr<SqliteStore>> kept;  // opened with keep_open
 };
 
 }  // namespace
@@ -489,7 +495,7 @@ CacheStore::CacheStore() : opener_(::getpid()) {}
 
 bool CacheStore::opened_here() const { return ::getpid() == opener_; }
 
-std::shared_ptr<CacheStore> CacheStore::of(const MemoryOptions& options) {
+std::shared_ptr<CacheStore> CacheStore::of(const MemoryOptions& options, bool keep_open) {
   static auto* registry = new Registry;  // outlives static destruction: tasks may run late
   std::error_code ec;
   const std::filesystem::path where = std::filesystem::absolute(options.location, ec);
@@ -502,6 +508,12 @@ std::shared_ptr<CacheStore> CacheStore::of(const MemoryOptions& options) {
   if (!store || !store->opened_here()) {
     store = std::make_shared<SqliteStore>(options);
     slot = store;
+  }
+  if (keep_open) {
+    std::erase_if(registry->kept, [](const auto& k) { return !k->opened_here(); });
+    if (std::find(registry->kept.begin(), registry->kept.end(), store) == registry->kept.end()) {
+      registry->kept.push_back(store);
+    }
   }
   return store;
 }

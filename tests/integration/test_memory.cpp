@@ -107,6 +107,26 @@ TEST_F(MemoryTest, ANewProcessFindsWhatAnotherStored) {
   EXPECT_EQ(g_calls, 0) << "computed again although another process stored it";
 }
 
+using CachedCube = decltype(mp::Memory(std::string()).cache(slow_cube));
+
+void cube_eleven_or_fail(CachedCube cube) { std::exit(cube(11) == 1331 ? 0 : 3); }
+
+TEST_F(MemoryTest, ACachedFunctionHandedToAChildWorksOnBothSides) {
+  mp::Memory memory(dir_);
+  auto cube = memory.cache(slow_cube);
+  EXPECT_EQ(cube(2), 8);  // the parent's connection is open and used
+  for (const char* method : {"fork", "spawn"}) {
+    auto child = mp::get_context(method).process(cube_eleven_or_fail, cube);
+    child.start();
+    child.join();
+    ASSERT_EQ(child.exitcode(), 0) << method;
+  }
+  EXPECT_EQ(cube(11), 1331);
+  EXPECT_EQ(cube(2), 8);
+  EXPECT_EQ(g_calls, 1) << "the children's entry was not found, or the parent's was lost";
+  EXPECT_EQ(memory.entries(), 2u);
+}
+
 TEST_F(MemoryTest, VersionNameAndResultTypeArePartOfTheKey) {
   auto v1 = mp::Memory({.location = dir_, .version = "1"}).cache(slow_cube);
   auto v2 = mp::Memory({.location = dir_, .version = "2"}).cache(slow_cube);

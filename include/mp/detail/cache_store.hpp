@@ -69,8 +69,10 @@ class CachedBytes {
 class CacheStore {
  public:
   // The store of `options.location`, opened (once per process) if it is not open. It is
-  // closed when the last holder lets it go.
-  static std::shared_ptr<CacheStore> of(const MemoryOptions& options);
+  // closed when the last holder lets it go; with `keep_open`, when the process ends (a
+  // worker decodes a cached function with every message, and opening costs more than a
+  // call).
+  static std::shared_ptr<CacheStore> of(const MemoryOptions& options, bool keep_open = false);
   virtual ~CacheStore() = default;
   // False in a child forked from the process that opened it: use of() there.
   bool opened_here() const;
