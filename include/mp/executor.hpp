@@ -31,21 +31,26 @@
 #include <utility>
 #include <vector>
 
+#include "mp/detail/progress_reporter.hpp"
 #include "mp/detail/pull_range.hpp"
 #include "mp/detail/thread_engine.hpp"
 #include "mp/future.hpp"
 #include "mp/pool.hpp"
 #include "mp/process.hpp"
+#include "mp/progress.hpp"
 
 namespace mp {
 
 // Executor::map's options (Python's timeout and chunksize keywords).
 struct MapOptions {
   // Iterating past this long after the call throws mp::TimeoutError; none by default.
-  std::optional<std::chrono::nanoseconds> timeout;
+  std::optional<std::chrono::nanoseconds> timeout{};
   // Items per task. For processes a larger chunk saves messages; for threads it saves
   // queue operations.
   long long chunksize = 1;
+  // Shows the results handed out as they are taken (include/mp/progress.hpp):
+  //   for (auto y : ex.map(f, xs, {.progress = mp::Progress{}})) ...
+  std::optional<Progress> progress{};
 };
 
 // The results of Executor::map in input order, as an input range. Each result waits for
@@ -54,27 +59,58 @@ template <class R>
 class MapResults : public detail::PullRange<MapResults<R>, R> {
  public:
   MapResults(std::deque<Future<std::vector<R>>> chunks,
-             detail::FutureCore::Clock::time_point deadline)
-      : chunks_(std::move(chunks)), deadline_(deadline) {}
+             detail::FutureCore::Clock::time_point deadline,
+             const std::optional<Progress>& progress = std::nullopt, std::size_t total = 0)
+      : chunks_(std::move(chunks)), deadline_(deadline) {
+    if (progress) {
+      reporter_ = std::make_unique<detail::ProgressReporter>(*progress, total);
+    }
+  }
 
   std::optional<R> next() {
     while (pos_ >= current_.size()) {
       if (chunks_.empty()) {
+        if (reporter_) {
+          reporter_->finish(taken_);
+          reporter_.reset();
+        }
         return std::nullopt;
       }
       Future<std::vector<R>> f = std::move(chunks_.front());
       chunks_.pop_front();
-      if (!f.core().wait_until(deadline_)) {
+      if (!wait_for(f)) {
         detail::FutureCore::throw_timeout("Executor::map");
       }
       const std::vector<R>& values = f.result();
       current_.assign(values.begin(), values.end());
       pos_ = 0;
     }
+    if (reporter_) {
+      reporter_->update(++taken_);
+    }
     return std::move(current_[pos_++]);
   }
 
  private:
+  // Waits for a chunk until the deadline, redrawing the progress meanwhile.
+  bool wait_for(const Future<std::vector<R>>& f) {
+    if (!reporter_) {
+      return f.core().wait_until(deadline_);
+    }
+    for (;;) {
+      const auto slice = detail::FutureCore::Clock::now() + reporter_->poll_interval();
+      if (f.core().wait_until(std::min(deadline_, slice))) {
+        return true;
+      }
+      if (detail::FutureCore::Clock::now() >= deadline_) {
+        return false;
+      }
+      reporter_->update(taken_);
+    }
+  }
+
+  std::unique_ptr<detail::ProgressReporter> reporter_;
+  std::size_t taken_ = 0;
   std::deque<Future<std::vector<R>>> chunks_;
   detail::FutureCore::Clock::time_point deadline_;
   // Not std::vector<bool>: its elements cannot be handed out by reference.
@@ -346,10 +382,12 @@ class ProcessPoolExecutor {
     const auto deadline = detail::map_deadline(o);
     std::deque<Future<std::vector<R>>> chunks;
     Fn fn(std::forward<F>(f));
+    std::size_t total = 0;
     for (auto& chunk : detail::chunks_of(std::forward<Range>(items), o.chunksize)) {
+      total += chunk.size();
       chunks.push_back(submit_chunk<R, Spread>(fn, std::move(chunk)));
     }
-    return MapResults<R>(std::move(chunks), deadline);
+    return MapResults<R>(std::move(chunks), deadline, o.progress, total);
   }
 
   template <class R, bool Spread, class Fn, class Item>
@@ -403,7 +441,9 @@ class ThreadPoolExecutor {
     const auto deadline = detail::map_deadline(o);
     std::deque<Future<std::vector<R>>> chunks;
     Fn fn(std::forward<F>(f));
+    std::size_t total = 0;
     for (auto& chunk : detail::chunks_of(std::forward<Range>(items), o.chunksize)) {
+      total += chunk.size();
       chunks.push_back(submit(
           [fn](std::vector<Item> c) mutable {
             std::vector<R> out;
@@ -415,7 +455,7 @@ class ThreadPoolExecutor {
           },
           std::move(chunk)));
     }
-    return MapResults<R>(std::move(chunks), deadline);
+    return MapResults<R>(std::move(chunks), deadline, o.progress, total);
   }
 
   // As ProcessPoolExecutor's map over several ranges, on threads.

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -56,6 +57,36 @@ struct MemoryOptions {
 
 template <class F>
 class CachedFunction;
+
+// A result stored in the cache, not read yet (joblib's call_and_shelve).
+template <class R>
+class ShelvedResult {
+ public:
+  // The result, read from the cache. Throws mp::CacheError if it was dropped meanwhile
+  // (evicted, cleared, found corrupt).
+  R get() const {
+    if (held_) {
+      return *held_;
+    }
+    detail::CachedBytes stored;
+    if (!store_->lookup(key_, stored)) {
+      throw CacheError("mp: Memory: a shelved result is no longer in the cache");
+    }
+    return detail::decode_message<R>(stored.data(), stored.size());
+  }
+  // Drops it from the cache.
+  void clear() const { store_->drop(key_); }
+
+ private:
+  template <class F>
+  friend class CachedFunction;
+  ShelvedResult(std::shared_ptr<detail::CacheStore> store, detail::CacheKey key,
+                std::optional<R> held)
+      : store_(std::move(store)), key_(key), held_(std::move(held)) {}
+  std::shared_ptr<detail::CacheStore> store_;
+  detail::CacheKey key_;
+  std::optional<R> held_;  // a result the cache could not take (a full disk, the limit)
+};
 
 class Memory {
  public:
@@ -95,6 +126,11 @@ class Memory {
 
 template <class F>
 class CachedFunction {
+  // What f returns for these arguments.
+  template <class... Args>
+  using result_t = std::decay_t<decltype(detail::function_of(std::declval<const F&>())(
+      std::declval<const Args&>()...))>;
+
  public:
   CachedFunction() = default;  // for decoding in a worker
   CachedFunction(MemoryOptions options, F f, std::string name)
@@ -116,11 +152,24 @@ class CachedFunction {
         store->drop(key);  // does not decode (another build's R): computed again below
       }
     }
-    R result = detail::function_of(f_)(args...);
-    detail::VectorWriter w;
-    detail::encode(w, result);
-    store->store(key, identity_, w.data(), w.size());
-    return result;
+    return compute_and_store(*store, key, args...);
+  }
+
+  // Computes f(args...) unless it is stored, and returns a handle to the stored result
+  // without reading it (joblib's call_and_shelve).
+  template <class... Args>
+  ShelvedResult<result_t<Args...>> call_and_shelve(const Args&... args) const {
+    using R = result_t<Args...>;
+    const detail::CacheKey key = key_of<R>(args...);
+    const auto store = this->store();
+    std::optional<R> held;
+    if (!store->contains(key)) {
+      R result = compute_and_store(*store, key, args...);
+      if (!store->contains(key)) {
+        held.emplace(std::move(result));
+      }
+    }
+    return ShelvedResult<R>(store, key, std::move(held));
   }
 
   // Whether f(args...) has a result stored (joblib's check_call_in_cache).
@@ -151,8 +200,14 @@ class CachedFunction {
 
  private:
   template <class... Args>
-  using result_t = std::decay_t<decltype(detail::function_of(std::declval<const F&>())(
-      std::declval<const Args&>()...))>;
+  result_t<Args...> compute_and_store(detail::CacheStore& store, const detail::CacheKey& key,
+                                      const Args&... args) const {
+    result_t<Args...> result = detail::function_of(f_)(args...);
+    detail::VectorWriter w;
+    detail::encode(w, result);
+    store.store(key, identity_, w.data(), w.size());
+    return result;
+  }
 
   // A copy that came through fork opens its own connection.
   std::shared_ptr<detail::CacheStore> store() const {

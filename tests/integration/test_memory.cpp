@@ -143,6 +143,40 @@ TEST_F(MemoryTest, VersionNameAndResultTypeArePartOfTheKey) {
   EXPECT_NE(memory.cache(slow_cube).identity(), memory.cache(text_of).identity());
 }
 
+TEST_F(MemoryTest, AShelvedResultIsReadWhenAskedFor) {
+  mp::Memory memory(dir_);
+  auto text = memory.cache(text_of);
+  const auto shelved = text.call_and_shelve(6);
+  EXPECT_EQ(g_calls, 1);
+  EXPECT_TRUE(text.check_call_in_cache(6));
+  EXPECT_EQ(shelved.get(), "aaaaaa");
+  EXPECT_EQ(text.call_and_shelve(6).get(), "aaaaaa");
+  EXPECT_EQ(g_calls, 1) << "shelving a stored call computed it again";
+  shelved.clear();
+  EXPECT_FALSE(text.check_call_in_cache(6));
+  EXPECT_THROW(shelved.get(), mp::CacheError);
+  // A result the cache cannot take is held by the handle itself.
+  auto limited = mp::Memory({.location = dir_, .bytes_limit = 16}).cache(text_of);
+  EXPECT_EQ(limited.call_and_shelve(100).get(), std::string(100, 'a'));
+}
+
+TEST_F(MemoryTest, TheBuildIdNamesTheFunctionUnlessTurnedOff) {
+  const std::string rebuilt = mp::Memory(dir_).cache(slow_cube).identity();
+  const std::string kept =
+      mp::Memory({.location = dir_, .invalidate_on_rebuild = false}).cache(slow_cube).identity();
+  const std::string named = mp::Memory({.location = dir_, .invalidate_on_rebuild = false})
+                                .cache(slow_cube, "cube v1")
+                                .identity();
+  EXPECT_EQ(named, "cube v1");
+  EXPECT_EQ(kept.find('@'), std::string::npos) << kept;
+  ASSERT_NE(rebuilt.find(" @"), std::string::npos) << rebuilt;
+  const std::string id = rebuilt.substr(rebuilt.find(" @") + 2);
+  // The GNU build id of this test program: 20 bytes of SHA-1, in hex.
+  EXPECT_EQ(id.size(), 40u) << rebuilt;
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << rebuilt;
+  EXPECT_EQ(rebuilt.rfind(kept, 0), 0u) << "the same function: " << kept << " / " << rebuilt;
+}
+
 TEST_F(MemoryTest, ClearDropsEverythingOrOneFunction) {
   mp::Memory memory(dir_);
   auto cube = memory.cache(slow_cube);

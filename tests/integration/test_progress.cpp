@@ -119,6 +119,34 @@ TEST_F(ProgressTest, ThreadPoolMapReportsToACallback) {
   expect_reports(seen, 200);
 }
 
+TEST_F(ProgressTest, ExecutorMapsReportTheResultsTaken) {
+  Seen process_seen;
+  Seen thread_seen;
+  {
+    mp::ProcessPoolExecutor processes(2);
+    std::vector<int> ys;
+    for (int y : processes.map(slow_square, upto(100), {.progress = process_seen.progress()})) {
+      ys.push_back(y);
+    }
+    expect_squares(ys, 100);
+  }
+  {
+    mp::ThreadPoolExecutor threads(2);
+    std::vector<int> ys;
+    for (int y : threads.map(slow_square, upto(100),
+                             {.chunksize = 10, .progress = thread_seen.progress()})) {
+      ys.push_back(y);
+    }
+    expect_squares(ys, 100);
+  }
+  for (const Seen* seen : {&process_seen, &thread_seen}) {
+    ASSERT_FALSE(seen->calls.empty());
+    EXPECT_TRUE(seen->calls.back().finished);
+    EXPECT_EQ(seen->calls.back().done, 100u);
+    EXPECT_EQ(seen->calls.back().total, 100u);
+  }
+}
+
 TEST_F(ProgressTest, AsyncResultCountsItemsAsTheyComeIn) {
   mp::Pool pool(2);
   auto r = pool.map_async(slow_square, upto(200), 1);
