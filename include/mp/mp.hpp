@@ -16,6 +16,7 @@
 #include "mp/random.hpp"        // Random: independent streams per task
 #include "mp/serialize.hpp"     // what crosses a process boundary
 #include "mp/shared.hpp"        // Value, Array, RawValue, RawArray
+#include "mp/shared_memory.hpp" // SharedMemory: named blocks other programs open
 #include "mp/start_method.hpp"  // StartMethod, init
 #include "mp/sync.hpp"          // Lock, RLock, Semaphore, Event, Condition, Barrier...
 #include "mp/thread_pool.hpp"   // ThreadPool: the Pool API on threads

@@ -19,6 +19,7 @@
 #include "process/launcher.hpp"
 #include "sys/interrupt.hpp"
 #include "sys/library_thread.hpp"
+#include "sys/shm_names.hpp"
 #include "sys/unique_fd.hpp"
 
 namespace mp::process {
@@ -30,6 +31,7 @@ void exit_child(int code) noexcept {
   } catch (...) {
   }
   std::fflush(nullptr);
+  sys::unlink_shm_names_created_here();  // as a normal exit would
   ::_exit(code);
 }
 
