@@ -9,10 +9,11 @@
 //
 // A SharedMemory can be sent to a task or a Process (it travels as its name and is
 // attached there). As in Python, a name lives until unlink(); one this process created
-// and did not unlink is removed when the process exits normally (a return from main, or
-// exit()), as Python's resource tracker does. A process killed by a signal cannot remove
-// its names: they stay in /dev/shm. mp's own shared memory (queues, locks, Value, Array,
-// pool transport) is anonymous and never stays.
+// and did not unlink is removed when the process exits (a return from main, exit(), or a
+// signal: a tracker process started with the first name removes them then), as Python's
+// resource tracker does, and never by a process that only attached (Python's gh-82300).
+// mp's own shared memory (queues, locks, Value, Array, pool transport) is anonymous and
+// never stays.
 #pragma once
 
 #include <cstddef>

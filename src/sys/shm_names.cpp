@@ -1,9 +1,14 @@
 #include "sys/shm_names.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -11,15 +16,126 @@ namespace mp::sys {
 
 namespace {
 
+// The tracker: a process of its own (nobody's child) that holds the read end of a pipe
+// whose write end only the creating process holds. Names come as "+name\n" and go as
+// "-name\n"; at end of file, whatever way the creator ended, it unlinks what is left.
+// It was forked from a process that may have had other threads, so it allocates nothing.
+constexpr int kMaxTracked = 1024;
+constexpr int kMaxName = 256;
+
+[[noreturn]] void run_tracker(int in) {
+  static char names[kMaxTracked][kMaxName + 2];  // "/name", or empty
+  static char line[kMaxName + 2];
+  std::size_t used = 0;
+  bool too_long = false;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] != '\n') {
+        if (used < sizeof line - 1) {
+          line[used++] = buf[i];
+        } else {
+          too_long = true;
+        }
+        continue;
+      }
+      line[used] = '\0';
+      if (!too_long && used > 1) {
+        char path[kMaxName + 2];
+        const std::size_t len = std::min<std::size_t>(used - 1, kMaxName);
+        path[0] = '/';
+        std::memcpy(path + 1, line + 1, len);
+        path[len + 1] = '\0';
+        int free_slot = -1;
+        for (int k = 0; k < kMaxTracked; ++k) {
+          if (names[k][0] == '\0') {
+            free_slot = free_slot < 0 ? k : free_slot;
+          } else if (std::strcmp(names[k], path) == 0) {
+            names[k][0] = '\0';  // "-": forgotten; "+": stored again below
+          }
+        }
+        if (line[0] == '+' && free_slot >= 0) {
+          std::strcpy(names[free_slot], path);
+        }
+      }
+      used = 0;
+      too_long = false;
+    }
+  }
+  for (auto& name : names) {
+    if (name[0] != '\0') {
+      ::shm_unlink(name);
+    }
+  }
+  ::_exit(0);
+}
+
+// Starts a tracker; returns the write end of its pipe, or -1.
+int start_tracker() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    return -1;
+  }
+  const pid_t middle = ::fork();
+  if (middle < 0) {
+    ::close(p[0]);
+    ::close(p[1]);
+    return -1;
+  }
+  if (middle == 0) {
+    // The middle process forks the tracker and exits, so the tracker is nobody's child
+    // and the creator has no child to wait for.
+    if (::fork() == 0) {
+      ::setsid();
+      // Hold nothing but the pipe: an inherited descriptor would keep another pipe open.
+      if (::dup2(p[0], 3) == 3) {
+        ::close_range(4, ~0U, 0);
+        const int null = ::open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3 && null >= 0; ++fd) {
+          ::dup2(null, fd);
+        }
+        if (null > 3) {
+          ::close(null);
+        }
+        run_tracker(3);
+      }
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(p[0]);
+  int status = 0;
+  while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+  }
+  return p[1];
+}
+
 struct CreatedNames {
   std::mutex m;
   pid_t creator = 0;
+  int tracker = -1;  // write end, this process's own
   std::set<std::string> names;
 };
 
 CreatedNames& created() {
   static auto* c = new CreatedNames;  // read by the exit handler, after static destruction
   return *c;
+}
+
+void tell_tracker(const CreatedNames& c, char op, const std::string& name) {
+  if (c.tracker < 0 || name.size() > static_cast<std::size_t>(kMaxName) - 1) {
+    return;
+  }
+  const std::string line = op + name + '\n';  // one write below PIPE_BUF: never torn
+  while (::write(c.tracker, line.data(), line.size()) < 0 && errno == EINTR) {
+  }
 }
 
 void unlink_at_exit() { unlink_shm_names_created_here(); }
@@ -30,19 +146,24 @@ void remember_shm_name(const std::string& name) {
   CreatedNames& c = created();
   std::lock_guard lock(c.m);
   if (c.creator != ::getpid()) {
-    c.names.clear();  // inherited through fork: not this process's
+    // Inherited through fork: the parent's names and tracker, not this process's.
+    c.names.clear();
     if (c.creator == 0) {
       std::atexit(unlink_at_exit);
     }
     c.creator = ::getpid();
+    c.tracker = start_tracker();
   }
   c.names.insert(name);
+  tell_tracker(c, '+', name);
 }
 
 void forget_shm_name(const std::string& name) {
   CreatedNames& c = created();
   std::lock_guard lock(c.m);
-  c.names.erase(name);
+  if (c.creator == ::getpid() && c.names.erase(name) != 0) {
+    tell_tracker(c, '-', name);
+  }
 }
 
 void unlink_shm_names_created_here() noexcept {

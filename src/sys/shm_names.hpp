@@ -1,7 +1,8 @@
 // Names of POSIX shared memory this process created and has not unlinked: removed when
-// the process exits normally (std::exit, a return from main, or an mp child's exit),
-// as Python's resource tracker removes them. A forked child inherits the list but not
-// the names: only their creator removes them.
+// the process exits normally (std::exit, a return from main, or an mp child's exit), and
+// by a tracker process when it ends any other way (a signal), as Python's resource
+// tracker removes them. A forked child inherits the list but not the names: only their
+// creator (or its tracker) removes them.
 #pragma once
 
 #include <string>

@@ -2,6 +2,7 @@
 // multiprocessing.shared_memory), the errors Python raises as exceptions, and names
 // removed when their creator exits normally.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +52,15 @@ std::string python(const std::string& program) {
 }
 
 class NamedSharedMemoryTest : public mp::test::HygieneTest {};
+
+// The first name a process creates starts its tracker, whose pipe the process then holds
+// for its whole life (as it holds the fork server's): started before the tests count
+// descriptors.
+class StartTheTracker : public ::testing::Environment {
+ public:
+  void SetUp() override { mp::SharedMemory::create(64).unlink(); }
+};
+const auto* const kTracker = ::testing::AddGlobalTestEnvironment(new StartTheTracker);
 
 TEST_F(NamedSharedMemoryTest, OtherProcessesSeeTheSameBytes) {
   auto shm = mp::SharedMemory::create(unique_name("ints"), 1000 * sizeof(int));
@@ -166,6 +176,39 @@ TEST_F(NamedSharedMemoryTest, NamesGoWhenTheirCreatorExitsNormally) {
   bystander.join();
   EXPECT_TRUE(name_exists(mine.name())) << "a child removed its parent's name";
   mine.unlink();
+}
+
+TEST_F(NamedSharedMemoryTest, NamesOfACreatorKilledBySIGKILLAreRemovedByItsTracker) {
+  const std::string kept = unique_name("killed-kept");
+  const std::string dropped = unique_name("killed-dropped");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(ready[0]);
+    mp::SharedMemory::create(kept, 4096);
+    mp::SharedMemory::create(dropped, 4096).unlink();
+    mp::SharedMemory::create(dropped, 4096);  // the same name again, tracked again
+    ::write(ready[1], "k", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  EXPECT_TRUE(name_exists(kept));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  for (int i = 0; i < 500 && (name_exists(kept) || name_exists(dropped)); ++i) {
+    ::usleep(10'000);
+  }
+  EXPECT_FALSE(name_exists(kept)) << "left behind by a SIGKILLed creator";
+  EXPECT_FALSE(name_exists(dropped));
+  ::shm_unlink(("/" + kept).c_str());
+  ::shm_unlink(("/" + dropped).c_str());
 }
 
 TEST_F(NamedSharedMemoryTest, AFreshNameEachTime) {
