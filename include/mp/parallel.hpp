@@ -451,8 +451,8 @@ class Parallel {
   template <bool Ordered, class Calls>
   auto stream(Calls&& calls) {
     using R = typename traits<Calls>::Result;
-    (void)sizeof(checked_traits<Calls>);
-    std::size_t total = 0;  // not known for a lazy input without a size
+    (void)sizeof(checked_traits<Calls>);  // says so if these are not delayed calls
+    std::size_t total = 0;                // not known for a lazy input without a size
     ResultStream<R> results = [&] {
       if (options_.pre_dispatch > 0) {
         detail::CallItems<Calls> lazy(std::forward<Calls>(calls));
