@@ -29,7 +29,7 @@ class SharedMemory {
   // characters). Throws std::system_error if the name exists (Python's FileExistsError),
   // std::invalid_argument for a size of 0 or a bad name.
   static SharedMemory create(const std::string& name, std::size_t size);
-  // As above, with a fresh name ("mp-" and random hex digits).
+  // As above, with a fresh name ("mpshm_" and 16 random hex digits).
   static SharedMemory create(std::size_t size);
   // The block named `name`. Throws std::system_error if there is none (Python's
   // FileNotFoundError), std::length_error if it is smaller than `min_size`.

@@ -82,7 +82,7 @@ SharedMemory SharedMemory::create(std::size_t size) {
       r = rng();
     }
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string name = "mp-";
+    std::string name = "mpshm_";
     for (int i = 0; i < 16; ++i, r >>= 4) {
       name += kHex[r & 15];
     }

