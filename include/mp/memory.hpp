@@ -118,7 +118,7 @@ class Memory {
 
  private:
   std::shared_ptr<detail::CacheStore> store() const {
-    return store_->opened_here() ? store_ : detail::CacheStore::of(options_);
+    return detail::CacheStore::here(store_, options_);
   }
   MemoryOptions options_;
   std::shared_ptr<detail::CacheStore> store_;
@@ -211,7 +211,7 @@ class CachedFunction {
 
   // A copy that came through fork opens its own connection.
   std::shared_ptr<detail::CacheStore> store() const {
-    return store_->opened_here() ? store_ : detail::CacheStore::of(options_);
+    return detail::CacheStore::here(store_, options_);
   }
 
   void identify(bool keep_open = false) {

@@ -251,10 +251,7 @@ class SqliteStore final : public CacheStore {
   void clear() override {
     std::lock_guard lock(m_);
     exec("DELETE FROM mp_cache_entries");
-    std::error_code ec;
-    for (const auto& f : std::filesystem::directory_iterator(results_, ec)) {
-      std::filesystem::remove(f.path(), ec);
-    }
+    remove_result_files();
   }
 
   void clear_function(std::string_view function) override {
@@ -300,10 +297,7 @@ class SqliteStore final : public CacheStore {
         // Another process may have made it again meanwhile.
         if (query_count("SELECT value FROM mp_cache_meta WHERE name = 'format'", path) != kFormat) {
           exec("DROP TABLE IF EXISTS mp_cache_entries; DELETE FROM mp_cache_meta");
-          std::error_code ec;
-          for (const auto& f : std::filesystem::directory_iterator(results_, ec)) {
-            std::filesystem::remove(f.path(), ec);
-          }
+          remove_result_files();
         }
         exec("COMMIT");
       }
@@ -349,6 +343,14 @@ class SqliteStore final : public CacheStore {
       drop_->key(1, key).step();
     }
     unlink_file(key_bytes(key).data());
+  }
+
+  // Every large result's file (the whole cache is being emptied).
+  void remove_result_files() {
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(results_, ec)) {
+      std::filesystem::remove(f.path(), ec);
+    }
   }
 
   std::string path_of(const std::byte* key) const { return results_ + "/" + file_name(key); }

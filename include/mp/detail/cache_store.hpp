@@ -76,6 +76,12 @@ class CacheStore {
   virtual ~CacheStore() = default;
   // False in a child forked from the process that opened it: use of() there.
   bool opened_here() const;
+  // `held` if this process opened it, else this process's own store of `options` (a
+  // holder copied through fork).
+  static std::shared_ptr<CacheStore> here(const std::shared_ptr<CacheStore>& held,
+                                          const MemoryOptions& options) {
+    return held->opened_here() ? held : of(options);
+  }
 
   // The stored bytes of `key`, if there is an entry whose checksum holds; an entry that
   // fails it (or whose file is gone) is dropped.
