@@ -15,10 +15,14 @@
 //
 //   resize: 450/1000 (45%) in 1.3 s, 350/s, 1.6 s left
 //
-// Each redraw is one write(): frames never mix with each other or with whole lines other
-// processes write. Output written while the bar is shown lands after it on its line (the
-// next frame starts on a fresh line); from the calling process, print_above_progress()
-// clears the bar, writes a line and draws the bar again below it.
+// On a terminal of two rows or more the bar is pinned to the last row, and everything
+// else written to the terminal meanwhile (std::cout, other threads, worker processes)
+// scrolls in the rows above it, so output and bar never share a line. When the map ends
+// the bar's last frame becomes an ordinary line; when it leaves early (an exception, or
+// Ctrl-C and SIGTERM at their default action) the row is blanked; either way the terminal
+// scrolls whole again. Each redraw is one write(). print_above_progress() writes a line
+// above the bar from any thread, and also works on a one-row terminal, where the bar is
+// drawn in the text's own line.
 #pragma once
 
 #include <chrono>

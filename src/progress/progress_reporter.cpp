@@ -9,7 +9,10 @@
 #include <mutex>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "progress/progress_format.hpp"
+#include "sys/interrupt.hpp"
 #include "sys/unique_fd.hpp"
 
 namespace mp {
@@ -54,18 +57,56 @@ bool is_terminal(int fd) {
   return term == nullptr || std::strcmp(term, "dumb") != 0;
 }
 
-int terminal_columns(int fd) {
+struct TerminalSize {
+  int rows = 0;  // 0: not known
+  int columns = 80;
+};
+
+TerminalSize terminal_size(int fd) {
+  TerminalSize size;
   winsize ws{};
-  if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-    return ws.ws_col;
+  if (::ioctl(fd, TIOCGWINSZ, &ws) == 0) {
+    size.rows = ws.ws_row;
+    if (ws.ws_col > 0) {
+      size.columns = ws.ws_col;
+      return size;
+    }
   }
   if (const char* c = std::getenv("COLUMNS")) {
     const int n = std::atoi(c);
     if (n > 0) {
-      return n;
+      size.columns = n;
     }
   }
-  return 80;
+  return size;
+}
+
+// A bar pinned to the terminal's last row: the rows above it become the scroll region
+// (DECSTBM), where everything else written to the terminal, by any thread or process,
+// scrolls without ever reaching the bar's row. Frames save the cursor, draw on the last
+// row and restore it. apt draws its progress the same way.
+
+// DECSC and DECRC: "\x1b7" would read as one hex escape.
+constexpr std::string_view kSaveCursor =
+    "\x1b"
+    "7";
+constexpr std::string_view kRestoreCursor =
+    "\x1b"
+    "8";
+
+// Gives up the last row: a new line if the cursor was on it, then the region above it,
+// with the cursor where it was (setting a region homes the cursor).
+std::string pin_to_last_row(int rows) {
+  return fmt::format("\n{}\x1b[1;{}r{}\x1b[1A", kSaveCursor, rows - 1, kRestoreCursor);
+}
+
+std::string frame_on_last_row(int rows, const std::string& frame) {
+  return fmt::format("{}\x1b[{};1H{}\x1b[K{}", kSaveCursor, rows, frame, kRestoreCursor);
+}
+
+// The whole screen scrolls again and the bar's row is blank; the cursor stays in the text.
+std::string unpin(int rows) {
+  return fmt::format("{}\x1b[r\x1b[{};1H\x1b[K{}", kSaveCursor, rows, kRestoreCursor);
 }
 
 // The bar this process shows, for print_above_progress; frames are written under the lock
@@ -74,6 +115,7 @@ struct ShownBar {
   std::mutex m;
   int fd = -1;
   std::string frame;
+  bool pinned = false;
   const void* owner = nullptr;
 };
 ShownBar& shown_bar() {
@@ -92,9 +134,11 @@ void print_above_progress(std::string_view text) {
   std::lock_guard lock(bar.m);
   if (bar.owner == nullptr) {
     write_quietly(2, line);
-    return;
+  } else if (bar.pinned) {
+    write_quietly(bar.fd, line);  // the cursor is in the scroll region, above the bar
+  } else {
+    write_quietly(bar.fd, "\r\x1b[K" + line + bar.frame + "\x1b[K");
   }
-  write_quietly(bar.fd, "\r\x1b[K" + line + bar.frame + "\x1b[K");
 }
 
 namespace detail {
@@ -107,7 +151,8 @@ struct ProgressReporter::State {
   Clock::time_point last_line{};
   Clock::time_point last_call{};
   bool terminal = false;
-  bool shown = false;  // a frame is on the terminal, its line not ended
+  bool shown = false;   // a frame is on the terminal, its line not ended
+  int pinned_rows = 0;  // the bar is pinned to the last of that many rows
   bool finished = false;
 
   ProgressInfo info(std::size_t done, bool last) const {
@@ -122,10 +167,30 @@ struct ProgressReporter::State {
       write_quietly(options.fd, progress::format_line(i, options.label) + '\n');
       return;
     }
-    std::string frame = progress::format_bar(i, options.label, terminal_columns(options.fd));
+    const TerminalSize size = terminal_size(options.fd);
+    const std::string frame = progress::format_bar(i, options.label, size.columns);
     ShownBar& bar = shown_bar();
     std::lock_guard lock(bar.m);
-    write_quietly(options.fd, "\r" + frame + (last ? "\x1b[K\n" : "\x1b[K"));
+    std::string out;
+    // A terminal of one row, or of unknown height, gets the bar in the text's own line.
+    const int pin_rows = last || size.rows < 2 ? 0 : size.rows;
+    if (pinned_rows != pin_rows) {
+      if (pinned_rows != 0) {
+        out += unpin(size.rows > 0 ? size.rows : pinned_rows);
+        sys::clear_farewell();
+      }
+      if (pin_rows != 0) {
+        out += pin_to_last_row(pin_rows);
+        sys::set_farewell(options.fd, unpin(pin_rows));
+      }
+      pinned_rows = pin_rows;
+    }
+    if (pinned_rows != 0) {
+      out += frame_on_last_row(pinned_rows, frame);
+    } else {
+      out += "\r" + frame + (last ? "\x1b[K\n" : "\x1b[K");
+    }
+    write_quietly(options.fd, out);
     shown = !last;
     if (last) {
       if (bar.owner == this) {
@@ -135,14 +200,21 @@ struct ProgressReporter::State {
       bar.owner = this;
       bar.fd = options.fd;
       bar.frame = "\r" + frame;
+      bar.pinned = pinned_rows != 0;
     }
   }
 
-  // Ends the bar's line and forgets it, when the call left without finish().
+  // Ends the bar's line, or blanks its row, when the call left without finish(): an
+  // exception, mp::Interrupted for a Ctrl-C included.
   void abandon() noexcept {
     ShownBar& bar = shown_bar();
     std::lock_guard lock(bar.m);
-    if (shown) {
+    if (pinned_rows != 0) {
+      const int rows = terminal_size(options.fd).rows;
+      write_quietly(options.fd, unpin(rows > 0 ? rows : pinned_rows));
+      sys::clear_farewell();
+      pinned_rows = 0;
+    } else if (shown) {
       write_quietly(options.fd, "\n");
     }
     if (bar.owner == this) {

@@ -11,6 +11,8 @@
 // is never swallowed.
 #pragma once
 
+#include <string_view>
+
 namespace mp::sys {
 
 class InterruptWatch {
@@ -28,5 +30,14 @@ class InterruptWatch {
   // default action back, so that SIGTERM from the pool stops a worker at once.
   static void reset_in_child() noexcept;
 };
+
+// Bytes to write to `fd` if SIGINT or SIGTERM is about to end the process by its default
+// action: a terminal's scroll region to reset, say. One slot for the process; a second
+// set() replaces the first. While it is set, those signals (when left at the default)
+// get a handler that writes the bytes and dies of the signal as before; an InterruptWatch
+// still treats them as default, and children reset them (reset_in_child). At most 255
+// bytes are kept.
+void set_farewell(int fd, std::string_view bytes);
+void clear_farewell();
 
 }  // namespace mp::sys

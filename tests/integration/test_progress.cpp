@@ -5,19 +5,24 @@
 #include <gtest/gtest.h>
 #include <pty.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <mp/mp.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
+#include "helpers/screen.hpp"
 
 namespace {
 
@@ -226,16 +231,24 @@ TEST_F(ProgressTest, QuietWritesNothing) {
   ::close(fds[0]);
 }
 
-// A pseudo-terminal 80 columns wide; its output read on a thread as it is written.
+// A pseudo-terminal of 80 columns: {the terminal's end, the program's end}.
+std::pair<int, int> open_terminal(int rows = 24) {
+  winsize ws{};
+  ws.ws_col = 80;
+  ws.ws_row = static_cast<unsigned short>(rows);
+  int master = -1;
+  int slave = -1;
+  if (::openpty(&master, &slave, nullptr, nullptr, &ws) != 0) {
+    throw std::runtime_error("openpty failed");
+  }
+  return {master, slave};
+}
+
+// A pseudo-terminal whose output is read on a thread as it is written.
 class Terminal {
  public:
-  Terminal() {
-    winsize ws{};
-    ws.ws_col = 80;
-    ws.ws_row = 24;
-    if (::openpty(&master_, &slave_, nullptr, nullptr, &ws) != 0) {
-      throw std::runtime_error("openpty failed");
-    }
+  explicit Terminal(int rows = 24) {
+    std::tie(master_, slave_) = open_terminal(rows);
     ::fcntl(master_, F_SETFD, FD_CLOEXEC);
     ::fcntl(slave_, F_SETFD, FD_CLOEXEC);
     // The read ends in EIO once the slave side is closed.
@@ -268,7 +281,19 @@ class Terminal {
   std::string out_;
 };
 
-TEST_F(ProgressTest, ATerminalGetsOneBarRedrawnInPlace) {
+bool is_bar(const std::string& line) { return line.find("%|") != std::string::npos; }
+
+// The screen after `out`, checked for what every bar on a terminal must leave: the whole
+// screen scrolling again, no bar but the final one, which is the last line.
+mp::test::Screen final_screen(const std::string& out, int rows = 24) {
+  mp::test::Screen screen(rows, 80);
+  screen.feed(out);
+  EXPECT_TRUE(screen.unknown().empty()) << screen.unknown().front();
+  EXPECT_TRUE(screen.scrolls_whole());
+  return screen;
+}
+
+TEST_F(ProgressTest, ATerminalGetsOneBarRedrawnOnItsLastRow) {
   // The workers first: the terminal's reader thread must not be running at a fork.
   std::optional<mp::Pool> pool(std::in_place, 2);
   Terminal term;
@@ -280,48 +305,217 @@ TEST_F(ProgressTest, ATerminalGetsOneBarRedrawnInPlace) {
     pool.reset();
   }
   const auto took = std::chrono::steady_clock::now() - start;
-  std::string out = term.output();
-  // The terminal turns "\n" into "\r\n": one line ended, at the very end.
-  EXPECT_EQ(count(out, "\n"), 1u) << out;
-  ASSERT_GE(out.size(), 2u);
-  EXPECT_EQ(out.substr(out.size() - 2), "\r\n");
-  const std::size_t frames = count(out, "\x1b[K");
-  EXPECT_GE(frames, 2u) << out;
-  // At most one frame per interval, and the last.
-  EXPECT_LE(frames, static_cast<std::size_t>(took / 20ms) + 2) << out;
-  const std::size_t final_at = out.rfind('\r', out.size() - 3);
-  const std::string final_frame = out.substr(final_at + 1);
+  const std::string out = term.output();
+
+  // While drawn (everything before the bar let go of its row), the bar is on the last
+  // row and the rows above it scroll.
+  const std::size_t released = out.rfind("\x1b[r");
+  ASSERT_NE(released, std::string::npos) << out;
+  mp::test::Screen drawn(24, 80);
+  drawn.feed(out.substr(0, released));
+  EXPECT_EQ(drawn.region_bottom(), 23);
+  EXPECT_EQ(drawn.row(24).rfind("squares ", 0), 0u) << drawn.row(24);
+  EXPECT_TRUE(is_bar(drawn.row(24))) << drawn.row(24);
+
+  const std::vector<std::string> lines = final_screen(out).lines();
+  ASSERT_FALSE(lines.empty()) << out;
+  const std::string& final_frame = lines.back();
   EXPECT_EQ(final_frame.rfind("squares 100%|", 0), 0u) << final_frame;
   EXPECT_NE(final_frame.find("| 200/200 ["), std::string::npos) << final_frame;
-  EXPECT_LE(final_frame.find("\x1b[K"), 79u) << "wider than the terminal: " << final_frame;
+  EXPECT_LE(final_frame.size(), 79u) << "wider than the terminal: " << final_frame;
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), is_bar), 1) << out;
+
+  // At most one frame per interval, and the last: each frame and the release end one
+  // erased line.
+  const std::size_t frames = count(out, "\x1b[K");
+  EXPECT_GE(frames, 3u) << out;
+  EXPECT_LE(frames, static_cast<std::size_t>(took / 20ms) + 3) << out;
+}
+
+// Written as a program does, with write() and no help from mp.
+void write_lines(int fd, const std::string& prefix, int n, std::chrono::milliseconds gap) {
+  for (int i = 0; i < n; ++i) {
+    const std::string line = prefix + std::to_string(i) + "\n";
+    ASSERT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    std::this_thread::sleep_for(gap);
+  }
+}
+
+// Every line of `lines` that starts with `prefix` is whole, and they come in order.
+void expect_whole_lines(const std::vector<std::string>& lines, const std::string& prefix, int n) {
+  std::vector<std::string> seen;
+  for (const std::string& line : lines) {
+    if (line.find(prefix) != std::string::npos) {
+      seen.push_back(line);
+    }
+  }
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(seen[static_cast<std::size_t>(i)], prefix + std::to_string(i));
+  }
+}
+
+TEST_F(ProgressTest, OutputWrittenMeanwhileScrollsAboveTheBar) {
+  Terminal term;
+  {
+    mp::ThreadPool pool(2);
+    std::thread program([fd = term.fd()] { write_lines(fd, "program line ", 40, 4ms); });
+    expect_squares(pool.map(slow_square, upto(200), 1,
+                            mp::Progress{.label = "squares", .interval = 5ms, .fd = term.fd()}),
+                   200);
+    program.join();
+  }
+  const std::string out = term.output();
+  const std::vector<std::string> lines = final_screen(out).lines();
+  expect_whole_lines(lines, "program line ", 40);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), is_bar), 1) << out;
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("squares 100%|", 0), 0u) << lines.back();
+}
+
+int g_worker_terminal = -1;
+
+int square_and_say_so(int x) {
+  const std::string line = "task " + std::to_string(x) + " done\n";
+  if (::write(g_worker_terminal, line.data(), line.size()) < 0) {
+    return -1;
+  }
+  return slow_square(x);
+}
+
+TEST_F(ProgressTest, WorkerProcessesWriteAboveTheBarToo) {
+  // Workers forked with the terminal open write to it as they would to their stderr.
+  const auto [master, slave] = open_terminal();
+  g_worker_terminal = slave;
+  std::optional<mp::Pool> pool(std::in_place, 2);
+  std::string out;
+  std::thread reader([fd = master, &out] { out = drain(fd); });
+  expect_squares(pool->map(square_and_say_so, upto(100), 1,
+                           mp::Progress{.label = "squares", .interval = 5ms, .fd = slave}),
+                 100);
+  pool.reset();
+  ::close(slave);
+  reader.join();
+  ::close(master);
+  g_worker_terminal = -1;
+
+  const std::vector<std::string> lines = final_screen(out).lines();
+  std::size_t tasks = 0;
+  for (const std::string& line : lines) {
+    if (line.find("task ") != std::string::npos) {
+      ++tasks;
+      EXPECT_EQ(line.rfind("task ", 0), 0u) << line;
+      EXPECT_EQ(line.substr(line.size() - 5), " done") << line;
+    }
+  }
+  EXPECT_EQ(tasks, 100u) << out;
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), is_bar), 1) << out;
+  EXPECT_TRUE(is_bar(lines.back())) << out;
 }
 
 TEST_F(ProgressTest, LinesPrintedAboveTheBarStayWhole) {
-  Terminal term;
-  std::atomic<int> printed{0};
-  {
+  for (const int rows : {24, 1}) {  // pinned, and on the text's line
+    Terminal term(rows);
+    std::atomic<int> printed{0};
+    {
+      mp::ThreadPool pool(2);
+      const auto print_twice = [&printed](const mp::ProgressInfo& i) {
+        if (!i.finished && printed < 2) {
+          mp::print_above_progress("found " + std::to_string(printed++));
+        }
+      };
+      expect_squares(
+          pool.map(slow_square, upto(200), 1,
+                   mp::Progress{.callback = print_twice, .interval = 20ms, .fd = term.fd()}),
+          200);
+    }
+    const std::string out = term.output();
+    ASSERT_EQ(printed.load(), 2);
+    mp::test::Screen screen(rows, 80);
+    screen.feed(out);
+    EXPECT_TRUE(screen.scrolls_whole());
+    std::vector<std::string> lines = screen.lines();
+    if (rows == 1) {  // the screen shows only the final bar; whole lines show in the bytes
+      EXPECT_NE(out.find("\r\x1b[Kfound 0\r\n"), std::string::npos) << out;
+      EXPECT_NE(out.find("\r\x1b[Kfound 1\r\n"), std::string::npos) << out;
+    } else {
+      expect_whole_lines(lines, "found ", 2);
+    }
+    ASSERT_FALSE(lines.empty());
+    EXPECT_TRUE(is_bar(lines.back())) << out;
+  }
+}
+
+// A child drawing a bar on a fresh terminal, interrupted by SIGINT once the bar shows.
+struct InterruptedChild {
+  int status = 0;
+  std::string out;
+};
+
+template <class Body>
+InterruptedChild interrupt_while_drawing(Body body) {
+  const auto [master, slave] = open_terminal();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(master);
+    ::_exit(body(slave));
+  }
+  ::close(slave);
+  InterruptedChild child;
+  char buf[4096];
+  bool sent = false;
+  for (;;) {
+    const ssize_t n = ::read(master, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    child.out.append(buf, static_cast<std::size_t>(n));
+    if (!sent && child.out.find("%|") != std::string::npos) {
+      ::kill(pid, SIGINT);
+      sent = true;
+    }
+  }
+  ::close(master);
+  ::waitpid(pid, &child.status, 0);
+  return child;
+}
+
+// Ctrl-C leaves the terminal as it was: scrolling whole, no bar left on it.
+void expect_bar_let_go(const InterruptedChild& child) {
+  ASSERT_NE(child.out.find("%|"), std::string::npos) << child.out;
+  const std::vector<std::string> lines = final_screen(child.out).lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), is_bar), 0) << child.out;
+}
+
+TEST_F(ProgressTest, CtrlCDuringAPoolMapLetsTheTerminalGo) {
+  const InterruptedChild child = interrupt_while_drawing([](int fd) {
+    try {
+      mp::Pool pool(2);
+      pool.map(slow_square, upto(100000), 1, mp::Progress{.interval = 5ms, .fd = fd});
+    } catch (const mp::Interrupted&) {
+      return 42;
+    }
+    return 1;
+  });
+  ASSERT_TRUE(WIFEXITED(child.status)) << child.status;
+  EXPECT_EQ(WEXITSTATUS(child.status), 42) << "mp::Interrupted, caught";
+  expect_bar_let_go(child);
+}
+
+TEST_F(ProgressTest, CtrlCDuringAThreadPoolMapLetsTheTerminalGo) {
+  // A thread pool's map is not interrupted: the process dies of SIGINT, as before, and
+  // writes the terminal's reset on its way out.
+  const InterruptedChild child = interrupt_while_drawing([](int fd) {
     mp::ThreadPool pool(2);
-    const auto print_twice = [&printed](const mp::ProgressInfo& i) {
-      if (!i.finished && printed < 2) {
-        mp::print_above_progress("found " + std::to_string(++printed));
-      }
-    };
-    expect_squares(
-        pool.map(slow_square, upto(200), 1,
-                 mp::Progress{.callback = print_twice, .interval = 20ms, .fd = term.fd()}),
-        200);
-  }
-  const std::string out = term.output();
-  ASSERT_EQ(printed.load(), 2);
-  for (const char* line : {"found 1", "found 2"}) {
-    // Cleared line, the text, the line's end, then the bar again.
-    const std::size_t at = out.find(std::string("\r\x1b[K") + line + "\r\n");
-    ASSERT_NE(at, std::string::npos) << line << " in:\n" << out;
-    const std::size_t after = at + 4 + std::string(line).size() + 2;
-    EXPECT_EQ(out.substr(after, 2), "\r ") << out.substr(after, 40);
-  }
-  // Three ended lines: two printed, the bar's last frame.
-  EXPECT_EQ(count(out, "\n"), 3u) << out;
+    pool.map(slow_square, upto(100000), 1, mp::Progress{.interval = 5ms, .fd = fd});
+    return 1;
+  });
+  ASSERT_TRUE(WIFSIGNALED(child.status)) << child.status;
+  EXPECT_EQ(WTERMSIG(child.status), SIGINT);
+  expect_bar_let_go(child);
 }
 
 TEST_F(ProgressTest, ParallelVerboseWritesToStderr) {
