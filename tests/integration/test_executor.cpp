@@ -310,10 +310,11 @@ TEST_F(Executors, BadInputIsAClearError) {
   EXPECT_THROW(mp::ThreadPoolExecutor(0), std::invalid_argument);
   EXPECT_THROW(mp::ProcessPoolExecutor(1, {}, -1), std::invalid_argument);
   mp::ThreadPoolExecutor tx(1);
-  auto f = tx.submit(sleep_ms, 1);
+  // Long enough not to finish before the next line on a loaded machine.
+  auto f = tx.submit(sleep_ms, 300);
   EXPECT_THROW(f.result(-5ms), mp::TimeoutError);  // negative: not done now
-  EXPECT_EQ(f.result(), 1);
-  EXPECT_EQ(f.result(-5ms), 1);  // done: a negative timeout does not matter
+  EXPECT_EQ(f.result(), 300);
+  EXPECT_EQ(f.result(-5ms), 300);  // done: a negative timeout does not matter
   EXPECT_THROW((void)tx.map(sleep_ms, iota(3), {.timeout = {}, .chunksize = 0}),
                std::invalid_argument);
   tx.shutdown();
