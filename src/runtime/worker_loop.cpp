@@ -6,11 +6,14 @@
 
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <iostream>
+#include <vector>
 
 #include "mp/detail/callable.hpp"
 #include "mp/detail/kernels.hpp"
+#include "mp/detail/shared_block.hpp"
 #include "process/child.hpp"
 #include "runtime/thread_budget.hpp"
 #include "runtime/worker_limits.hpp"
@@ -41,10 +44,14 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
     int done = 0;
     for (;;) {
       transport::Frame frame;
-      wait_until([&] { return tasks_.try_read(frame); });
+      // The parent rings after it releases a result: kept descriptors go as soon as it has.
+      wait_until([&] {
+        close_kept_once_read();
+        return tasks_.try_read(frame);
+      });
       if (frame.kind() == kStopFrame) {
         tasks_.release(frame, false);
-        process::exit_child(0);
+        exit_once_results_read();
       }
       run_task(frame);
       ++done;
@@ -53,7 +60,7 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
       }
       if (config_.maxtasksperchild > 0 && done >= config_.maxtasksperchild) {
         control_.state.fetch_or(kWorkerRetired, std::memory_order_release);
-        process::exit_child(0);
+        exit_once_results_read();
       }
     }
   }
@@ -142,7 +149,9 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
         monitor.skip_cause = control_.skip_cause;
         monitor.skip_count = control_.skip_count;
       }
+      detail::FdCapture shared_objects(detail::FdCapture::Mode::keep_open);
       fn(in, results_, monitor);
+      keep_until_read(shared_objects.take_kept());
       control_.running_item.store(detail::ItemMonitor::kDone, std::memory_order_relaxed);
     } catch (const transport::MessageAborted&) {
       // The parent gave the task up while it was still sending it (reading its input
@@ -167,8 +176,42 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
     // parent needs to act only when a queue runs dry. (It also looks on its own every
     // millisecond, so no result waits long unseen.)
     tasks_.release(frame, false);
-    results_.commit(!tasks_.readable());
+    // A result that carries shared objects is read at once, so that their memory is not
+    // held here longer than needed.
+    const bool carries_shared_objects = !pending_kept_.empty();
+    results_.commit(carries_shared_objects || !tasks_.readable());
+    if (carries_shared_objects) {
+      kept_.push_back({results_.committed_end(), std::move(pending_kept_)});
+      pending_kept_.clear();
+    }
     control_.running_task.store(0, std::memory_order_release);
+  }
+
+  // The shared objects in a result (an array the task made) are gone from this worker
+  // once encoded; copies of their descriptors are held until the parent, which opens its
+  // own through /proc while it decodes the result, has released the result's frame.
+  void keep_until_read(std::vector<int> fds) {
+    pending_kept_.insert(pending_kept_.end(), fds.begin(), fds.end());
+  }
+
+  void close_kept_once_read() noexcept {
+    while (!kept_.empty() && results_.released_up_to(kept_.front().end)) {
+      for (const int fd : kept_.front().fds) {
+        ::close(fd);
+      }
+      kept_.pop_front();
+    }
+  }
+
+  [[noreturn]] void exit_once_results_read() {
+    if (!kept_.empty()) {
+      results_.wake_consumer();
+      wait_until([&] {
+        close_kept_once_read();
+        return kept_.empty();
+      });
+    }
+    process::exit_child(0);
   }
 
   // The registry lookup takes a lock; consecutive tasks usually run the same kernel.
@@ -222,6 +265,12 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
   transport::ChannelProducer results_;
   std::uint64_t last_id_ = 0;
   detail::Trampoline last_fn_ = nullptr;
+  struct KeptFds {
+    std::uint64_t end;  // of the result frame that names them
+    std::vector<int> fds;
+  };
+  std::vector<int> pending_kept_;  // for the result being written
+  std::deque<KeptFds> kept_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "mp/errors.hpp"
 #include "mp/shared.hpp"
@@ -79,8 +80,12 @@ SharedFdRef make_ref(int fd, const SharedFdRef& origin) {
   r.fd = fd;
   r.handed_over = 0;
   if (FdCapture* capture = FdCapture::active(); capture != nullptr) {
-    capture->add(fd);
-    r.handed_over = 1;
+    if (capture->mode() == FdCapture::Mode::hand_over) {
+      capture->add(fd);
+      r.handed_over = 1;
+    } else {
+      r.fd = capture->keep(fd);
+    }
   }
   return r;
 }
@@ -116,14 +121,41 @@ namespace {
 thread_local FdCapture* t_capture = nullptr;
 }  // namespace
 
-FdCapture::FdCapture() : outer_(t_capture) { t_capture = this; }
-FdCapture::~FdCapture() { t_capture = outer_; }
+FdCapture::FdCapture(Mode mode) : mode_(mode), outer_(t_capture) { t_capture = this; }
+
+FdCapture::~FdCapture() {
+  t_capture = outer_;
+  for (const int fd : copies_) {
+    ::close(fd);
+  }
+}
+
 FdCapture* FdCapture::active() noexcept { return t_capture; }
 
 void FdCapture::add(int fd) {
   if (std::find(fds_.begin(), fds_.end(), fd) == fds_.end()) {
     fds_.push_back(fd);
   }
+}
+
+int FdCapture::keep(int fd) {
+  const auto at = std::find(fds_.begin(), fds_.end(), fd);
+  if (at != fds_.end()) {
+    return copies_[static_cast<std::size_t>(at - fds_.begin())];
+  }
+  sys::UniqueFd copy = sys::above_stdio(sys::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3)));
+  if (!copy) {
+    sys::throw_errno("mp: keeping a shared object's descriptor for its receiver");
+  }
+  copies_.reserve(copies_.size() + 1);
+  fds_.push_back(fd);
+  copies_.push_back(copy.release());
+  return copies_.back();
+}
+
+std::vector<int> FdCapture::take_kept() noexcept {
+  fds_.clear();
+  return std::exchange(copies_, {});
 }
 
 struct SharedBlock::Mapping {

@@ -136,6 +136,14 @@ class ChannelProducer final : public detail::Writer {
   // prompt, and calls wake_consumer()).
   void commit(bool wake = true);
   void wake_consumer() noexcept { mem_.consumer_bell->ring(); }
+  // Where the frames committed so far end, and whether the consumer has released every
+  // frame up to such a point.
+  std::uint64_t committed_end() const noexcept {
+    return mem_.control->tail.load(std::memory_order_relaxed);
+  }
+  bool released_up_to(std::uint64_t end) const noexcept {
+    return mem_.control->head.load(std::memory_order_acquire) >= end;
+  }
   // Drops the frame being written: the consumer never sees it, or, if it was already
   // published by streaming, reading it throws MessageAborted.
   void abort() noexcept;

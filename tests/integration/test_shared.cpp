@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mp/mp.hpp>
 #include <numeric>
 #include <vector>
@@ -85,6 +86,70 @@ TEST_P(SharedData, ATaskReturnsAnArrayItReceivedWithoutCopyingIt) {
   EXPECT_EQ(xs[7], 7.5);
   EXPECT_EQ(xs[8], 8.5);
   EXPECT_EQ(back.size(), xs.size());
+  pool.close();
+  pool.join();
+}
+
+// A task's own array, made in the worker: the parent maps the same memory (no copy of
+// its bytes travels), although the worker let go of it once the result was encoded.
+mp::RawArray<double> made_in_task(int seed) {
+  mp::RawArray<double> a(std::size_t{1} << 18);  // 2 MiB
+  for (std::size_t i = 0; i < a.size(); i += 4096) {
+    a[i] = seed + static_cast<double>(i);
+  }
+  return a;
+}
+
+void expect_made_in_task(const mp::RawArray<double>& a, int seed) {
+  ASSERT_EQ(a.size(), std::size_t{1} << 18);
+  for (std::size_t i = 0; i < a.size(); i += 4096) {
+    ASSERT_EQ(a[i], seed + static_cast<double>(i)) << i;
+  }
+}
+
+int open_descriptors() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_P(SharedData, ATaskReturnsAnArrayItMade) {
+  mp::Pool pool(options(2));
+  expect_made_in_task(pool.apply(made_in_task, 3), 3);
+  const int before = pool.apply(open_descriptors);
+
+  std::vector<int> seeds(64);
+  std::iota(seeds.begin(), seeds.end(), 0);
+  const std::vector<mp::RawArray<double>> arrays = pool.map(made_in_task, seeds, 1);
+  ASSERT_EQ(arrays.size(), seeds.size());
+  for (int seed : seeds) {
+    expect_made_in_task(arrays[static_cast<std::size_t>(seed)], seed);
+  }
+  // Streamed to the caller, and written to by the parent: the memory is shared, not copied.
+  int seen = 0;
+  for (mp::RawArray<double> a : pool.imap_unordered(made_in_task, seeds)) {
+    a[1] = 1.5;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 64);
+
+  // The workers hold no descriptor of results the parent has read.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_LE(pool.apply(open_descriptors), before + 1);
+  }
+  pool.close();
+  pool.join();
+}
+
+TEST_P(SharedData, AWorkerRetiredAfterItsTaskStillHandsOverItsArray) {
+  mp::PoolOptions o = options(1);
+  o.maxtasksperchild = 1;
+  mp::Pool pool(o);
+  for (int seed = 0; seed < 5; ++seed) {
+    expect_made_in_task(pool.apply(made_in_task, seed), seed);
+  }
   pool.close();
   pool.join();
 }

@@ -8,7 +8,9 @@
 // descriptors to the FdCapture of the encoding thread, the launcher hands those to the
 // child at the same numbers, and decoding maps them there. Sent any other way (as a
 // task's argument to a running worker), the receiver opens the sender's descriptor
-// through /proc/<pid>/fd, which works as long as the sender holds the object.
+// through /proc/<pid>/fd, which works as long as the sender holds the object. A worker
+// holds a copy of the descriptors in a task's result until the parent has read it
+// (FdCapture's keep_open), so a task may return an array it made and let go of.
 #pragma once
 
 #include <sys/types.h>
@@ -23,20 +25,37 @@
 namespace mp::detail {
 
 // Collects the descriptors of the shared objects encoded on this thread while it lives.
+//
+// hand_over: the launcher of a child gives them to it at the same numbers (a Process
+// target, a Pool initializer).
+// keep_open: the encoder holds a copy of each until the receiver has opened its own
+// through /proc: a worker's task results, whose shared objects (an array the task made)
+// are gone from the worker by the time the parent reads the result. The reference names
+// the copy.
 class FdCapture {
  public:
-  FdCapture();
+  enum class Mode { hand_over, keep_open };
+  explicit FdCapture(Mode mode = Mode::hand_over);
   ~FdCapture();
   FdCapture(const FdCapture&) = delete;
   FdCapture& operator=(const FdCapture&) = delete;
 
+  Mode mode() const noexcept { return mode_; }
+  // hand_over: the descriptors recorded.
   const std::vector<int>& fds() const noexcept { return fds_; }
-  // Records `fd` once; the innermost capture of the thread, nullptr if none.
+  // The innermost capture of the thread, nullptr if none.
   static FdCapture* active() noexcept;
+  // hand_over: records `fd` once.
   void add(int fd);
+  // keep_open: the number of this capture's copy of `fd`, made on first use.
+  int keep(int fd);
+  // keep_open: the copies, which the caller now owns and closes.
+  std::vector<int> take_kept() noexcept;
 
  private:
+  Mode mode_;
   std::vector<int> fds_;
+  std::vector<int> copies_;  // keep_open: copies_[i] holds fds_[i]
   FdCapture* outer_;
 };
 
