@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -77,6 +78,69 @@ constexpr int kMaxName = 256;
   ::_exit(0);
 }
 
+// The tracker was forked with the creator's mappings, shared memory of its objects
+// included (a queue, a 1 GiB array): mapped here, that memory would live as long as the
+// tracker, after the creator let go of it. Reads /proc/self/maps without allocating.
+void unmap_shared_memory() {
+  constexpr int kMaxRanges = 4096;
+  static std::uintptr_t starts[kMaxRanges];
+  static std::uintptr_t ends[kMaxRanges];
+  for (int pass = 0; pass < 8; ++pass) {  // more shared ranges than one pass holds
+    const int maps = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps < 0) {
+      return;
+    }
+    int found = 0;
+    bool more = false;
+    char buf[4096];
+    // One line's fields: start, end, perms; a line longer than them is skipped to its end.
+    std::uintptr_t start = 0;
+    std::uintptr_t end = 0;
+    int field = 0;  // 0 start, 1 end, 2 perms, 3 rest of the line
+    int perm = 0;
+    bool shared = false;
+    for (ssize_t n; (n = ::read(maps, buf, sizeof buf)) > 0;) {
+      for (ssize_t i = 0; i < n; ++i) {
+        const char c = buf[i];
+        if (c == '\n') {
+          if (shared && end > start) {
+            if (found < kMaxRanges) {
+              starts[found] = start;
+              ends[found++] = end;
+            } else {
+              more = true;
+            }
+          }
+          start = end = 0;
+          field = perm = 0;
+          shared = false;
+        } else if (field < 2) {
+          if (c == '-' || c == ' ') {
+            ++field;
+            continue;
+          }
+          const int digit = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+          std::uintptr_t& v = field == 0 ? start : end;
+          v = v * 16 + static_cast<std::uintptr_t>(digit);
+        } else if (field == 2) {
+          if (c == ' ') {
+            field = 3;
+          } else if (perm++ == 3) {
+            shared = c == 's';
+          }
+        }
+      }
+    }
+    ::close(maps);
+    for (int k = 0; k < found; ++k) {
+      ::munmap(reinterpret_cast<void*>(starts[k]), ends[k] - starts[k]);
+    }
+    if (!more) {
+      return;
+    }
+  }
+}
+
 // Starts a tracker; returns the write end of its pipe, or -1.
 int start_tracker() {
   int p[2];
@@ -104,6 +168,7 @@ int start_tracker() {
         if (null > 3) {
           ::close(null);
         }
+        unmap_shared_memory();
         run_tracker(3);
       }
       ::_exit(1);

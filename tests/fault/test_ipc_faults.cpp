@@ -4,9 +4,19 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mp/mp.hpp>
 #include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -140,6 +150,110 @@ TEST_P(IpcFaults, APipesPeerKilledWhileAPoolLivesIsEOF) {
       "the process at the other end of an mp::Pipe is SIGKILLed while the caller waits in "
       "recv, with a Pool's forked workers alive: recv throws `mp::EOFError`, send "
       "`mp::BrokenPipeError` (Python: recv hangs while any forked process holds the end)");
+}
+
+// What a victim process reports before it is killed: the processes it started and every
+// shared memory file it holds (its own objects' and its pool's), by inode.
+struct VictimReport {
+  int processes = 0;
+  pid_t pids[8] = {};
+  int files = 0;
+  std::uint64_t inodes[256] = {};
+  char shm_name[64] = {};
+};
+
+int use_everything(mp::Queue<int> q, mp::Lock lock, mp::RawArray<double> a, mp::Event go) {
+  {
+    std::lock_guard g(lock);
+    a[0] += 1;
+  }
+  q.put(1);
+  go.wait();
+  return 0;
+}
+
+void hold_objects(mp::Lock lock, mp::Array<long> counts, mp::Value<long> total, mp::Event go) {
+  {
+    std::lock_guard g(lock);
+    counts[0] = 1;
+    total.store(1);
+  }
+  go.wait();
+}
+
+// The parent is SIGKILLed while its queue, lock, event, arrays, named segment and pool are
+// in use by its workers and a daemon child: nothing of it is left. The probe is a child
+// subreaper, so the victim's orphans are handed to it and it can see them go.
+TEST_P(IpcFaults, NothingOutlivesAParentKilledWhileItsObjectsAreInUse) {
+  mp::Process probe([method = GetParam()] {
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) std::exit(20);
+    int fds[2];
+    if (::pipe(fds) != 0) std::exit(21);
+    const int write_fd = fds[1];
+    mp::Process victim([write_fd, method] {
+      mp::Queue<int> q;
+      mp::Lock lock;
+      mp::Event go;
+      mp::RawArray<double> a(std::size_t{1} << 20);
+      mp::Array<long> counts(16);
+      mp::Value<long> total(0);
+      mp::SharedMemory named = mp::SharedMemory::create(1 << 20);
+      mp::PoolOptions o;
+      o.processes = 2;
+      o.start_method = method;
+      mp::Pool pool(o);
+      mp::Process holder = mp::Context(method).process(hold_objects, lock, counts, total, go);
+      holder.set_daemon(true);  // a non-daemon child outlives a killed parent, as in Python
+      holder.start();
+      auto busy1 = pool.apply_async(use_everything, q, lock, a, go);
+      auto busy2 = pool.apply_async(use_everything, q, lock, a, go);
+      q.get();
+      q.get();
+      VictimReport r;
+      for (const pid_t pid : pool.pids()) r.pids[r.processes++] = pid;
+      r.pids[r.processes++] = holder.pid();
+      for (const std::uint64_t inode : mp::test::memory_files_of_this_process()) {
+        if (r.files < 256) r.inodes[r.files++] = inode;
+      }
+      std::snprintf(r.shm_name, sizeof r.shm_name, "%s", named.name().c_str());
+      (void)!::write(write_fd, &r, sizeof r);
+      ::raise(SIGKILL);
+    });
+    victim.start();
+    ::close(fds[1]);
+    VictimReport r;
+    if (::read(fds[0], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) std::exit(22);
+    victim.join();
+    if (victim.exitcode() != -SIGKILL) std::exit(23);
+    if (r.processes != 3 || r.files < 6) std::exit(24);
+    const std::set<std::uint64_t> inodes(r.inodes, r.inodes + r.files);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    const auto all_gone = [&] {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      for (int i = 0; i < r.processes; ++i) {
+        if (::kill(r.pids[i], 0) == 0) return false;
+      }
+      return mp::test::child_pids().empty() &&
+             !std::filesystem::exists(std::string("/dev/shm/") + r.shm_name) &&
+             mp::test::processes_with_memory_files(inodes).empty();
+    };
+    while (!all_gone() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    if (all_gone()) std::exit(0);
+    for (const std::string& h : mp::test::processes_with_memory_files(inodes))
+      std::fprintf(stderr, "left: %s\n", h.c_str());
+    std::exit(25);
+  });
+  probe.start();
+  probe.join();
+  EXPECT_EQ(probe.exitcode(), 0);
+  mp::test::user_sees(
+      "the parent is SIGKILLed while its queue, locks, event, arrays, named shared memory and "
+      "pool are in use by its workers and a daemon child: every process it started is gone, "
+      "no process holds or maps any of its memory, the name is unlinked (Python: workers "
+      "and the resource tracker's segments may be left)");
 }
 
 MP_TEST_ALL_START_METHODS(IpcFaults);

@@ -3,11 +3,13 @@
 #include "process/launcher.hpp"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -127,6 +129,59 @@ void HygieneTest::TearDown() {
   EXPECT_EQ(child_pids(), std::vector<int>{}) << "child processes left behind";
   EXPECT_EQ(count_open_fds(), fds_before_) << "file descriptors leaked";
   EXPECT_EQ(mp_shm_entries(), std::vector<std::string>{}) << "/dev/shm entries left";
+}
+
+namespace {
+
+std::uint64_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+}
+
+bool is_memory_file(const std::string& target) { return target.rfind("/memfd:mp", 0) == 0; }
+
+}  // namespace
+
+std::vector<std::uint64_t> memory_files_of_this_process() {
+  std::vector<std::uint64_t> inodes;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (!ec && is_memory_file(target)) {
+      inodes.push_back(inode_of(entry.path().string()));
+    }
+  }
+  return inodes;
+}
+
+std::vector<std::string> processes_with_memory_files(const std::set<std::uint64_t>& inodes) {
+  std::vector<std::string> holders;
+  const std::string self = std::to_string(::getpid());
+  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = proc.path().filename().string();
+    if (pid == self || pid.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
+      const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+      if (!ec && is_memory_file(target) && inodes.count(inode_of(fd.path().string())) != 0) {
+        holders.push_back(pid + " has " + target + " open");
+      }
+    }
+    std::ifstream maps(proc.path() / "maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      std::istringstream fields(line);
+      std::string range, perms, offset, device;
+      std::uint64_t inode = 0;
+      fields >> range >> perms >> offset >> device >> inode;
+      if (line.find("/memfd:mp") != std::string::npos && inodes.count(inode) != 0) {
+        holders.push_back(pid + " maps " + line);
+      }
+    }
+  }
+  return holders;
 }
 
 }  // namespace mp::test

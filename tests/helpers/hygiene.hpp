@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,12 @@ char process_state(int pid);
 // True if this process has no child left once the fork server (which lives as long as
 // the program) is stopped.
 bool no_child_left();
+
+// The inodes of the memory files of mp's shared objects (memfd "mp-…") this process holds.
+std::vector<std::uint64_t> memory_files_of_this_process();
+// What processes (other than this one) hold, open or mapped, a memory file of `inodes`:
+// one line each, for a failure message.
+std::vector<std::string> processes_with_memory_files(const std::set<std::uint64_t>& inodes);
 
 // Records what a user sees in this test's scenario (a test property, in the JSON report),
 // for the table of fault scenarios in README.md (scripts/fault_table.py).

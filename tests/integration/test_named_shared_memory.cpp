@@ -7,12 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mp/mp.hpp>
 #include <numeric>
+#include <set>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "helpers/hygiene.hpp"
 
@@ -210,6 +213,32 @@ TEST_F(NamedSharedMemoryTest, NamesOfACreatorKilledBySIGKILLAreRemovedByItsTrack
   EXPECT_FALSE(name_exists(dropped));
   ::shm_unlink(("/" + kept).c_str());
   ::shm_unlink(("/" + dropped).c_str());
+}
+
+// The tracker is forked from the creator: it must not keep the creator's other shared
+// memory (a 1 GiB array, say) alive by mapping it.
+TEST_F(NamedSharedMemoryTest, TheTrackerHoldsNoneOfTheCreatorsMemory) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::vector<std::uint64_t> before = mp::test::memory_files_of_this_process();
+    mp::RawArray<char> array(std::size_t{1} << 20);
+    mp::Queue<int> queue;
+    queue.put(1);
+    std::set<std::uint64_t> ours;
+    for (const std::uint64_t inode : mp::test::memory_files_of_this_process()) {
+      if (std::find(before.begin(), before.end(), inode) == before.end()) ours.insert(inode);
+    }
+    const std::string name = unique_name("tracker-maps");
+    mp::SharedMemory::create(name, 4096);  // starts this process's tracker
+    const std::vector<std::string> holders = mp::test::processes_with_memory_files(ours);
+    for (const std::string& h : holders) std::fprintf(stderr, "held: %s\n", h.c_str());
+    ::_exit(ours.size() >= 2 && holders.empty() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "another process holds the creator's memory (stderr)";
 }
 
 TEST_F(NamedSharedMemoryTest, AFreshNameEachTime) {
