@@ -252,8 +252,8 @@ TEST_P(IpcFaults, NothingOutlivesAParentKilledWhileItsObjectsAreInUse) {
   mp::test::user_sees(
       "the parent is SIGKILLed while its queue, locks, event, arrays, named shared memory and "
       "pool are in use by its workers and a daemon child: every process it started is gone, "
-      "no process holds or maps any of its memory, the name is unlinked (Python: workers "
-      "and the resource tracker's segments may be left)");
+      "no process holds or maps any of its memory, the name is unlinked (Python: daemonic "
+      "Pool workers are stopped only by a parent that exits normally)");
 }
 
 MP_TEST_ALL_START_METHODS(IpcFaults);
