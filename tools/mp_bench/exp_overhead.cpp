@@ -522,6 +522,16 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
   p.push_back({"floor.futex_spin", "process", "s", 2, n.peer_trips,
                Params{}.integer("spin_us", spin.count() / 1000), repeat,
                round_trips([n, spin] { return peers::futex_ping_pong(n.peer_trips, spin); })});
+  // ~50 us a trip: a fiftieth of the futex floor's trips takes about as long as those.
+  const int pipe_trips = std::max(400, n.peer_trips / 50);
+  p.push_back({"peer.raw_pipe.roundtrip",
+               "process",
+               "s",
+               2,
+               pipe_trips,
+               {},
+               repeat,
+               round_trips([pipe_trips] { return peers::pipe_ping_pong(pipe_trips); })});
   p.push_back({"peer.threadpool", "thread", "s", w, n.peer_trips, {}, repeat, round_trips([n, w] {
                  return peers::thread_pool(n.peer_trips, w);
                })});
@@ -686,6 +696,7 @@ void run_overhead(Context& ctx) {
       "  pool.map.progress.over_plain: pool.map.auto with a progress display (log lines and a\n"
       "  callback) over the same map without, back to back in each run.\n"
       "  peer.openmp.map.static: pool.map.auto's work on threads, into a fresh vector.\n"
+      "  peer.raw_pipe.roundtrip: pipe.roundtrip's trip over two plain pipes (read/write).\n"
       "  tbb::task_group::wait() may run the task on the calling thread itself.\n");
 
   if (ctx.plotter().enabled()) {

@@ -51,6 +51,11 @@ RoundTrips std_async(int n);
 // the other side makes the wake syscall only if it sleeps (mp's own doorbell scheme).
 RoundTrips futex_ping_pong(int n, std::chrono::nanoseconds spin);
 
+// ---- a raw pipe (peer_pipe.cpp) ------------------------------------------------------------
+// An 8-byte integer to a forked child and back (plus one) through two pipes: read() and
+// write() only, the kernel's own way between two processes.
+RoundTrips pipe_ping_pong(int n);
+
 // ---- the start-up floor (peer_fork.cpp) ----------------------------------------------------
 // fork `children` children that _exit(0) at once, then waitpid each: the seconds it took
 // (one run), and whether every child exited 0.
