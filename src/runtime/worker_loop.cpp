@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -190,14 +191,22 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
   // The shared objects in a result (an array the task made) are gone from this worker
   // once encoded; copies of their descriptors are held until the parent, which opens its
   // own through /proc while it decodes the result, has released the result's frame.
-  void keep_until_read(std::vector<int> fds) {
-    pending_kept_.insert(pending_kept_.end(), fds.begin(), fds.end());
+  void keep_until_read(const std::vector<int>& fds) {
+    for (const int fd : fds) {
+      struct stat st {};
+      ::fstat(fd, &st);
+      pending_kept_.push_back({fd, st.st_dev, st.st_ino});
+    }
   }
 
   void close_kept_once_read() noexcept {
     while (!kept_.empty() && results_.released_up_to(kept_.front().end)) {
-      for (const int fd : kept_.front().fds) {
-        ::close(fd);
+      for (const KeptFd& k : kept_.front().fds) {
+        // A task may have closed it and opened a file of its own at that number.
+        struct stat st {};
+        if (::fstat(k.fd, &st) == 0 && st.st_dev == k.device && st.st_ino == k.inode) {
+          ::close(k.fd);
+        }
       }
       kept_.pop_front();
     }
@@ -265,11 +274,16 @@ class Worker final : public transport::ProducerWait, public transport::ConsumerW
   transport::ChannelProducer results_;
   std::uint64_t last_id_ = 0;
   detail::Trampoline last_fn_ = nullptr;
+  struct KeptFd {
+    int fd;
+    dev_t device;
+    ino_t inode;
+  };
   struct KeptFds {
     std::uint64_t end;  // of the result frame that names them
-    std::vector<int> fds;
+    std::vector<KeptFd> fds;
   };
-  std::vector<int> pending_kept_;  // for the result being written
+  std::vector<KeptFd> pending_kept_;  // for the result being written
   std::deque<KeptFds> kept_;
 };
 
