@@ -86,13 +86,10 @@ TerminalSize terminal_size(int fd) {
 // scrolls without ever reaching the bar's row. Frames save the cursor, draw on the last
 // row and restore it. apt draws its progress the same way.
 
-// DECSC and DECRC: "\x1b7" would read as one hex escape.
-constexpr std::string_view kSaveCursor =
-    "\x1b"
-    "7";
-constexpr std::string_view kRestoreCursor =
-    "\x1b"
-    "8";
+// ESC 7 and ESC 8 (DECSC, DECRC). An octal escape ends after three digits; "\x1b7" would
+// read as one hex escape.
+constexpr std::string_view kSaveCursor = "\0337";
+constexpr std::string_view kRestoreCursor = "\0338";
 
 // Gives up the last row: a new line if the cursor was on it, then the region above it,
 // with the cursor where it was (setting a region homes the cursor).
