@@ -33,6 +33,12 @@ int slow_square(int x) {
   return x * x;
 }
 
+// For maps long enough to be interrupted: squares of their indices would overflow.
+int slow_echo(int x) {
+  std::this_thread::sleep_for(2ms);
+  return x;
+}
+
 std::vector<int> upto(int n) {
   std::vector<int> v(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
@@ -494,7 +500,7 @@ TEST_F(ProgressTest, CtrlCDuringAPoolMapLetsTheTerminalGo) {
   const InterruptedChild child = interrupt_while_drawing([](int fd) {
     try {
       mp::Pool pool(2);
-      pool.map(slow_square, upto(100000), 1, mp::Progress{.interval = 5ms, .fd = fd});
+      pool.map(slow_echo, upto(100000), 1, mp::Progress{.interval = 5ms, .fd = fd});
     } catch (const mp::Interrupted&) {
       return 42;
     }
@@ -510,7 +516,7 @@ TEST_F(ProgressTest, CtrlCDuringAThreadPoolMapLetsTheTerminalGo) {
   // writes the terminal's reset on its way out.
   const InterruptedChild child = interrupt_while_drawing([](int fd) {
     mp::ThreadPool pool(2);
-    pool.map(slow_square, upto(100000), 1, mp::Progress{.interval = 5ms, .fd = fd});
+    pool.map(slow_echo, upto(100000), 1, mp::Progress{.interval = 5ms, .fd = fd});
     return 1;
   });
   ASSERT_TRUE(WIFSIGNALED(child.status)) << child.status;
