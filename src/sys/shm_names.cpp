@@ -1,6 +1,9 @@
 #include "sys/shm_names.hpp"
 
+#include "sys/fork_private_fds.hpp"
+
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,16 +144,28 @@ void unmap_shared_memory() {
   }
 }
 
-// Starts a tracker; returns the write end of its pipe, or -1.
+// Starts a tracker; returns the write end of its pipe, or -1. Returns once the tracker
+// has let go of the creator's descriptors and shared memory, so that when the first
+// named segment exists nothing but the creator holds the creator's other objects.
 int start_tracker() {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) {
     return -1;
   }
-  const pid_t middle = ::fork();
-  if (middle < 0) {
+  int settled[2];  // end of file here once the tracker has let go
+  if (::pipe2(settled, O_CLOEXEC) != 0) {
     ::close(p[0]);
     ::close(p[1]);
+    return -1;
+  }
+  // A Process forked meanwhile by another thread must not hold the write end.
+  register_fork_private_fd(settled[1]);
+  const pid_t middle = ::fork();
+  if (middle < 0) {
+    unregister_fork_private_fd(settled[1]);
+    for (const int fd : {p[0], p[1], settled[0], settled[1]}) {
+      ::close(fd);
+    }
     return -1;
   }
   if (middle == 0) {
@@ -159,16 +174,19 @@ int start_tracker() {
     if (::fork() == 0) {
       ::setsid();
       // Hold nothing but the pipe: an inherited descriptor would keep another pipe open.
-      if (::dup2(p[0], 3) == 3) {
-        ::close_range(4, ~0U, 0);
+      // `settled` moves above 3 first, so that placing the pipe on 3 cannot close it.
+      const int settled_out = ::fcntl(settled[1], F_DUPFD, 4);
+      if (settled_out >= 4 && ::dup2(p[0], 3) == 3 && ::dup2(settled_out, 4) == 4) {
+        ::close_range(5, ~0U, 0);
         const int null = ::open("/dev/null", O_RDWR);
         for (int fd = 0; fd < 3 && null >= 0; ++fd) {
           ::dup2(null, fd);
         }
-        if (null > 3) {
+        if (null > 4) {
           ::close(null);
         }
         unmap_shared_memory();
+        ::close(4);
         run_tracker(3);
       }
       ::_exit(1);
@@ -176,9 +194,24 @@ int start_tracker() {
     ::_exit(0);
   }
   ::close(p[0]);
+  unregister_fork_private_fd(settled[1]);
+  ::close(settled[1]);
   int status = 0;
   while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
   }
+  // Bounded: a tracker that cannot be seen settling still tracks; it only may hold the
+  // creator's memory a little longer.
+  pollfd wait{settled[0], POLLIN, 0};
+  char byte;
+  for (;;) {
+    const int ready = ::poll(&wait, 1, 5000);
+    if ((ready < 0 && errno == EINTR) ||
+        (ready > 0 && ::read(settled[0], &byte, 1) < 0 && errno == EINTR)) {
+      continue;
+    }
+    break;
+  }
+  ::close(settled[0]);
   return p[1];
 }
 
