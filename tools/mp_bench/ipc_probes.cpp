@@ -9,7 +9,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace mp_bench::ipc {
@@ -96,16 +99,34 @@ peers::RoundTrips queue_stream(int items, std::size_t item_bytes) {
 template <class Trip>
 peers::RoundTrips time_round_trips(mp::Process& p, int trips, Trip trip) {
   int x = 0;
-  for (int i = 0; i < 100; ++i) {
-    x = trip(x);
+  double t = 0;
+  try {
+    for (int i = 0; i < 100; ++i) {
+      x = trip(x);
+    }
+    const auto t0 = Clock::now();
+    for (int i = 0; i < trips; ++i) {
+      x = trip(x);
+    }
+    t = seconds_since(t0);
+  } catch (const std::exception& e) {
+    // Whatever ended the trips, the child's own end says most about it.
+    std::string child = "still running";
+    if (p.join(std::chrono::seconds(5))) {
+      child = "exit code " + (p.exitcode() ? std::to_string(*p.exitcode()) : "unknown");
+      try {
+        if (std::exception_ptr ep = p.exception()) {
+          std::rethrow_exception(ep);
+        }
+      } catch (const std::exception& why) {
+        child += ", " + std::string(why.what());
+      }
+    }
+    throw std::runtime_error(std::string(e.what()) + " (after " + std::to_string(x) +
+                             " round trips; the echoing child: " + child + ")");
   }
-  const auto t0 = Clock::now();
-  for (int i = 0; i < trips; ++i) {
-    x = trip(x);
-  }
-  const double t = seconds_since(t0);
   p.join();
-  return {t / trips, x == trips + 100};
+  return {t / trips, x == trips + 100 && p.exitcode() == 0};
 }
 
 peers::RoundTrips queue_round_trips(int trips) {
