@@ -38,13 +38,21 @@ void kill_process_group(pid_t pid) noexcept { ::kill(-pid, SIGKILL); }
 }  // namespace
 
 struct ProcessGroup::Slot {
-  explicit Slot(sys::Doorbell* parent_bell)
-      : region(parent_bell), tasks(region.task_channel()), results(region.result_channel()) {
+  // `forked`: the workers are forked from this process (start method fork), which may
+  // reuse an ended pool's region.
+  Slot(sys::Doorbell* parent_bell, bool forked)
+      : owned_region(forked ? runtime::take_spare_region(parent_bell) : nullptr),
+        region(owned_region
+                   ? *owned_region
+                   : *(owned_region = std::make_unique<runtime::WorkerRegion>(parent_bell))),
+        tasks(region.task_channel()),
+        results(region.result_channel()) {
     // A worker decodes a large task while it is written. Results are not streamed: the
     // parent would wait inside a decode for arguments still to be computed.
     tasks.set_streaming(true);
   }
-  runtime::WorkerRegion region;
+  std::unique_ptr<runtime::WorkerRegion> owned_region;
+  runtime::WorkerRegion& region;
   transport::ChannelProducer tasks;
   transport::ChannelConsumer results;
   pid_t pid = 0;  // 0 while no worker runs in the slot
@@ -120,11 +128,12 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options)
   }
   slots_.reserve(static_cast<std::size_t>(options_.processes));
   for (int i = 0; i < options_.processes; ++i) {
-    slots_.push_back(std::make_unique<Slot>(parent_bell_));
+    slots_.push_back(
+        std::make_unique<Slot>(parent_bell_, options_.start_method == StartMethod::fork));
   }
   try {
     for (int i = 0; i < options_.processes; ++i) {
-      spawn(i);
+      spawn(i, i == 0);
     }
   } catch (...) {
     for (auto& s : slots_) {
@@ -139,29 +148,36 @@ ProcessGroup::~ProcessGroup() {
   // outlives the group as a zombie or an orphan.
   signal_all(SIGKILL);
   for (auto& s : slots_) {
-    kill_and_reap(*s);
+    // Kept once no worker can touch its memory any more.
+    if (kill_and_reap(*s) && options_.start_method == StartMethod::fork) {
+      runtime::keep_spare_region(std::move(s->owned_region));
+    }
   }
 }
 
-void ProcessGroup::kill_and_reap(Slot& s) noexcept {
+bool ProcessGroup::kill_and_reap(Slot& s) noexcept {
   if (s.pid <= 0) {
-    return;
+    return true;
   }
+  bool gone = true;
   if (!s.exited) {
     sys::pidfd_signal(s.pidfd.get(), SIGKILL);
     kill_process_group(s.pid);
     if (s.launcher != nullptr) {
-      s.launcher->reap(s.pid);
+      gone = s.launcher->reap(s.pid) != process::kStatusUnknown;
     } else {
-      while (::waitpid(s.pid, nullptr, 0) < 0 && errno == EINTR) {
+      int r;
+      while ((r = ::waitpid(s.pid, nullptr, 0)) < 0 && errno == EINTR) {
       }
+      gone = r == s.pid;
     }
   }
   s.pid = 0;
   s.pidfd.reset();
+  return gone;
 }
 
-process::Launcher* ProcessGroup::choose_launcher() {
+process::Launcher* ProcessGroup::choose_launcher(bool check_threads) {
   switch (options_.start_method) {
     case StartMethod::spawn:
       return &process::spawn_launcher();
@@ -175,8 +191,13 @@ process::Launcher* ProcessGroup::choose_launcher() {
   // what a task sees must be the program the user forked, never a different image
   // (decision 0006). The library's own threads hold no such lock and are not counted; the
   // one application thread of a single-threaded program is no risk.
-  const int others = process::user_thread_count() - 1;
+  // Counted once for the workers a pool starts together: reading the count costs a tenth
+  // of a fork.
   static std::atomic<bool> warned{false};
+  if (!check_threads || warned.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  const int others = process::user_thread_count() - 1;
   if (others > 0 && !warned.exchange(true)) {
     std::fprintf(stderr,
                  "mp: forking pool workers while this program runs %d other thread(s): a lock "
@@ -188,7 +209,7 @@ process::Launcher* ProcessGroup::choose_launcher() {
   return nullptr;
 }
 
-void ProcessGroup::spawn(int index) {
+void ProcessGroup::spawn(int index, bool check_threads) {
   Slot& s = *slots_[index];
   s.config.index = index;
   s.config.name = "PoolWorker-" + std::to_string(++g_worker_counter);
@@ -200,7 +221,7 @@ void ProcessGroup::spawn(int index) {
   s.config.cpu_time_limit = options_.cpu_time_limit;
   s.config.inner_threads = options_.inner_threads;
   s.config.inner_threads_forced = options_.inner_threads_forced;
-  process::Launcher* launcher = choose_launcher();
+  process::Launcher* launcher = choose_launcher(check_threads);
   if (launcher == nullptr) {
     runtime::WorkerRegion* region = &s.region;
     const runtime::WorkerConfig* config = &s.config;
@@ -496,7 +517,7 @@ void ProcessGroup::kill(int slot, std::uint64_t tag, std::uint32_t item) noexcep
   }
 }
 
-void ProcessGroup::respawn(int slot) { spawn(slot); }
+void ProcessGroup::respawn(int slot) { spawn(slot, true); }
 
 void ProcessGroup::stop_all() {
   for (auto& s : slots_) {

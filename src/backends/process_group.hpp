@@ -48,11 +48,13 @@ class ProcessGroup final : public WorkerGroup {
   struct Slot;
   class SendWait;
 
-  void spawn(int slot);
+  // check_threads: warn if other threads of the program run (see choose_launcher).
+  void spawn(int slot, bool check_threads);
   // The launcher for a new worker: null to fork it from this process.
-  process::Launcher* choose_launcher();
+  process::Launcher* choose_launcher(bool check_threads);
   // Waits for the exit of a worker sent SIGKILL, and forgets it.
-  void kill_and_reap(Slot& s) noexcept;
+  // True if the worker is known to be gone (reaped here, or by its launcher).
+  bool kill_and_reap(Slot& s) noexcept;
   bool drain_results(Slot& s, GroupEvents& events);
   // Waits up to timeout_ms (0: just looks, -1: no limit) for the doorbell or a worker's
   // exit; reaps exited workers into exited_.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "sys/doorbell.hpp"
 #include "sys/shared_memory.hpp"
@@ -87,6 +88,12 @@ class WorkerRegion {
   transport::ChannelMemory result_channel();
   // Empties both channels and clears the control block's worker state.
   void reset_results_and_state() noexcept;
+  // Readies a region whose pool has ended, none of whose workers lives, for another pool
+  // that sleeps on `parent_bell`: as new, except that the pages it keeps are made.
+  void reuse(sys::Doorbell* parent_bell) noexcept;
+  // Returns what a spare region need not hold: the large buffers' pages, and the rings'
+  // beyond their start.
+  void trim() noexcept;
 
  private:
   sys::SharedMemory shared_;  // WorkerControl, then the two rings
@@ -94,5 +101,16 @@ class WorkerRegion {
   sys::SharedMemory result_large_;
   sys::Doorbell* parent_bell_;
 };
+
+// Regions of ended pools, kept for the next pool of this process that forks its workers:
+// making a region costs three memory files, their mappings and fresh pages, a sixth of a
+// pool's start-up (BENCHMARKS.md). A few are kept, trimmed and without descriptors (a
+// worker forked from this process inherits the mappings; one started by the fork server
+// or spawn needs descriptors, and gets a new region). A child forked meanwhile never
+// takes one.
+// A spare region, ready for a pool that sleeps on `parent_bell`, or nullptr.
+std::unique_ptr<WorkerRegion> take_spare_region(sys::Doorbell* parent_bell);
+// Keeps `region` once none of its workers lives (or lets it go if enough are kept).
+void keep_spare_region(std::unique_ptr<WorkerRegion> region) noexcept;
 
 }  // namespace mp::runtime

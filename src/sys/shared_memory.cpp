@@ -48,10 +48,20 @@ SharedMemory::SharedMemory(UniqueFd fd, std::size_t reserve) : fd_(std::move(fd)
 }
 
 // At a 2 MiB-aligned address, so that the kernel can map the file's huge pages whole in
-// every process (prefault()).
+// every process (prefault()). Memory too small for a huge page is mapped where the kernel
+// likes: one call instead of three.
 void SharedMemory::map() {
   const std::size_t page = page_size();
   const std::size_t length = (reserved_ + page - 1) / page * page;
+  if (length < kHugePage) {
+    void* p =
+        ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get(), 0);
+    if (p == MAP_FAILED) {
+      throw_errno("mmap");
+    }
+    data_ = static_cast<std::byte*>(p);
+    return;
+  }
   void* span = ::mmap(nullptr, length + kHugePage, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (span == MAP_FAILED) {
