@@ -133,6 +133,21 @@ TEST_F(StartMethodFaults, TheLibrarysOwnThreadsAreNotTheProgramsThreads) {
   EXPECT_EQ(text.find("thread"), std::string::npos) << text;
 }
 
+TEST_F(StartMethodFaults, PoolsStartedOneAfterAnotherWarnOfNoThread) {
+  mp::test::user_sees(
+      "A single-threaded program starts 200 fork pools one after another, each as soon as "
+      "the last one is gone: no warning about other threads (an ended pool's thread may "
+      "still be exiting, and is not the program's)");
+  g_table = {7};
+  StderrCapture err;
+  for (int i = 0; i < 200; ++i) {
+    mp::Pool pool(2);
+    ASSERT_EQ(pool.apply(lookup, 0), 7);
+  }
+  const std::string text = err.text();
+  EXPECT_EQ(text.find("thread"), std::string::npos) << text;
+}
+
 TEST_F(StartMethodFaults, AKilledForkServerIsReplacedWithItsWorkers) {
   mp::test::user_sees(
       "The fork server is SIGKILLed under an idle pool: its workers die with it, the pool "
