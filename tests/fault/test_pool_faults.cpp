@@ -287,6 +287,68 @@ TEST_P(PoolFaults, CrashWhileResultIsHalfWrittenIsNeverAPartialResult) {
   EXPECT_EQ(pool.apply([](int x) { return x * 3; }, 3), 9);
 }
 
+// Pools that fork their workers reuse the memory of ended pools: what a killed worker
+// left half-written there must not reach the next pool.
+TEST_P(PoolFaults, APoolAfterOneWhoseWorkerDiedMidWriteStartsClean) {
+  mp::test::user_sees(
+      "A pool ends after its worker died writing an 8 MiB result and a task was left half "
+      "sent; the next pools (which may reuse its memory) return every result of 8 MiB and "
+      "small maps exactly");
+  {
+    mp::Pool pool(options(2));
+    auto big = pool.apply_async(
+        [](std::size_t n) { return CrashesWhileSerializing{std::vector<char>(n, 'x')}; },
+        std::size_t{8} << 20);
+    EXPECT_THROW(big.get(), mp::WorkerCrashed);
+    auto slow = pool.map_async([](int x) { return x; }, iota(100000), 1);
+    pool.terminate();
+  }
+  for (int round = 0; round < 3; ++round) {
+    mp::Pool pool(options(2));
+    const std::vector<std::string> big = pool.map(
+        [](int i) { return std::string(std::size_t{8} << 20, static_cast<char>('a' + i)); },
+        iota(4), 1);
+    ASSERT_EQ(big.size(), 4u);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(big[i], std::string(std::size_t{8} << 20, static_cast<char>('a' + i)));
+    }
+    EXPECT_EQ(pool.map([round](int x) { return x * 2 + round; }, iota(20000)), [&] {
+      std::vector<int> want = iota(20000);
+      for (int& x : want) x = x * 2 + round;
+      return want;
+    }());
+  }
+}
+
+// A child forked while the parent keeps an ended pool's memory for reuse makes pools of
+// its own, at the same time as the parent: neither may take memory the other uses.
+TEST_P(PoolFaults, AForkedChildsPoolsNeverShareItsParentsMemory) {
+  mp::test::user_sees(
+      "A program ends a pool, then starts a Process that runs 20 pools while the program "
+      "itself runs 20 pools at the same time: every map in both is exact");
+  { mp::Pool warm(options(2)); }  // its memory is now kept for the next pool
+  auto twenty_pools = [](mp::StartMethod method, int salt) {
+    mp::PoolOptions o;
+    o.processes = 2;
+    o.start_method = method;
+    for (int round = 0; round < 20; ++round) {
+      mp::Pool pool(o);
+      const std::vector<int> got = pool.map([salt](int x) { return x * 10 + salt; }, iota(5000), 7);
+      for (int i = 0; i < 5000; ++i) {
+        if (got[static_cast<std::size_t>(i)] != i * 10 + salt) return false;
+      }
+    }
+    return true;
+  };
+  const mp::StartMethod method = GetParam();
+  mp::Process child([twenty_pools, method] { ::_exit(twenty_pools(method, 3) ? 0 : 5); });
+  child.set_start_method(mp::StartMethod::fork);
+  child.start();
+  EXPECT_TRUE(twenty_pools(method, 1));
+  child.join();
+  EXPECT_EQ(child.exitcode(), 0);
+}
+
 TEST_P(PoolFaults, ThousandCrashesInARowLeakNothing) {
   mp::test::user_sees(
       "1000 worker crashes in a row: each is `mp::WorkerCrashed`; the parent's fd count is "
