@@ -10,6 +10,9 @@ packages=(
   # chosen libraries: serialization, formatting, command line, hashing, the disk cache's
   # database (mp::Memory)
   libcereal-dev libfmt-dev libcli11-dev libxxhash-dev libsqlite3-dev
+  # Boost.Interprocess (headers only): the allocator and map inside mp::SharedDict's and
+  # mp::SharedList's shared memory (docs/decisions/0009-shared-containers.md)
+  libboost-dev
   # tests and micro-benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers the benchmarks measure against: oneTBB, OpenMP for clang (g++ ships libgomp)

@@ -256,6 +256,27 @@ TEST_P(IpcFaults, NothingOutlivesAParentKilledWhileItsObjectsAreInUse) {
       "Pool workers are stopped only by a parent that exits normally)");
 }
 
+void die_inside_update(mp::SharedDict<int, int> d) {
+  d.set(1, 1);
+  d.update(2, [](std::optional<int>) -> int {
+    ::raise(SIGKILL);
+    return 0;
+  });
+}
+
+TEST_P(IpcFaults, AProcessKilledWhileChangingASharedDictBreaksIt) {
+  mp::test::user_sees(
+      "A process is SIGKILLed inside SharedDict::update, holding the dict's lock: the other "
+      "processes' next calls throw `mp::OwnerDied` (its entries may be half-changed), never "
+      "hang");
+  mp::SharedDict<int, int> d;
+  mp::Process p = start_process(die_inside_update, d);
+  ASSERT_TRUE(p.join(60s));
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+  EXPECT_THROW(d.get(1), mp::OwnerDied);
+  EXPECT_THROW(d.set(3, 3), mp::OwnerDied);
+}
+
 MP_TEST_ALL_START_METHODS(IpcFaults);
 
 }  // namespace
