@@ -532,6 +532,14 @@ std::vector<Probe> probes(const Context& ctx, int w, const Sizes& n) {
                {},
                repeat,
                round_trips([pipe_trips] { return peers::pipe_ping_pong(pipe_trips); })});
+  p.push_back({"peer.boost_mq.roundtrip",
+               "process",
+               "s",
+               2,
+               pipe_trips,
+               {},
+               repeat,
+               round_trips([pipe_trips] { return peers::boost_mq_ping_pong(pipe_trips); })});
   p.push_back({"peer.threadpool", "thread", "s", w, n.peer_trips, {}, repeat, round_trips([n, w] {
                  return peers::thread_pool(n.peer_trips, w);
                })});
@@ -697,6 +705,7 @@ void run_overhead(Context& ctx) {
       "  callback) over the same map without, back to back in each run.\n"
       "  peer.openmp.map.static: pool.map.auto's work on threads, into a fresh vector.\n"
       "  peer.raw_pipe.roundtrip: pipe.roundtrip's trip over two plain pipes (read/write).\n"
+      "  peer.boost_mq.roundtrip: the same trip over two Boost.Interprocess message_queues.\n"
       "  tbb::task_group::wait() may run the task on the calling thread itself.\n");
 
   if (ctx.plotter().enabled()) {

@@ -55,6 +55,8 @@ RoundTrips futex_ping_pong(int n, std::chrono::nanoseconds spin);
 // An 8-byte integer to a forked child and back (plus one) through two pipes: read() and
 // write() only, the kernel's own way between two processes.
 RoundTrips pipe_ping_pong(int n);
+// The same trip through two Boost.Interprocess message_queues.
+RoundTrips boost_mq_ping_pong(int n);
 
 // ---- the start-up floor (peer_fork.cpp) ----------------------------------------------------
 // fork `children` children that _exit(0) at once, then waitpid each: the seconds it took
