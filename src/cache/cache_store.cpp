@@ -146,7 +146,10 @@ class SqliteStore final : public CacheStore {
     put_ = std::make_unique<Statement>(
         db_,
         "INSERT OR REPLACE INTO mp_cache_entries (key, function, bytes, checksum, last_used, "
-        "value, in_file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "value, in_file) VALUES (?1, ?2, ?3, ?4, "
+        // Later than every entry stored before, even within the same millisecond, so
+        // that eviction takes the older of two entries stored back to back.
+        "max(?5, (SELECT coalesce(max(last_used), 0) + 1 FROM mp_cache_entries)), ?6, ?7)");
     drop_ = std::make_unique<Statement>(db_, "DELETE FROM mp_cache_entries WHERE key = ?1");
   }
 

@@ -280,6 +280,12 @@ TEST_F(MemoryTest, LargeResultsLiveInFilesReadBackByMapping) {
   limited(1025);
   EXPECT_FALSE(limited.check_call_in_cache(1024));
   EXPECT_EQ(result_files(dir_).size(), 1u);
+  // Stored back to back, often within one millisecond: the older always goes.
+  for (int n = 1026; n < 1046; ++n) {
+    limited(n);
+    EXPECT_TRUE(limited.check_call_in_cache(n)) << n;
+    EXPECT_FALSE(limited.check_call_in_cache(n - 1)) << n;
+  }
 }
 
 TEST_F(MemoryTest, PoolWorkersAndParallelTasksFillOneCacheAtOnce) {
