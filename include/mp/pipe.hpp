@@ -46,9 +46,9 @@ class Connection {
 
   // Sends one item; never waits (the pipe's shared memory grows to hold what is unread).
   void send(const T& item) {
-    detail::InlineWriter w;
-    detail::encode(w, item);
-    core_.send({w.data(), w.size()});
+    core_.send(
+        [](detail::Writer& w, const void* p) { detail::encode(w, *static_cast<const T*>(p)); },
+        &item);
   }
 
   // Waits for the next item.

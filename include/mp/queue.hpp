@@ -103,9 +103,10 @@ class Queue {
   }
   void put_until(const T& item, detail::SteadyClock::time_point deadline) {
     check_open("put");
-    detail::InlineWriter w;
-    detail::encode(w, item);
-    if (core_.put({w.data(), w.size()}, deadline) == detail::QueueCore::PutResult::full) {
+    const auto encode = [](detail::Writer& w, const void* p) {
+      detail::encode(w, *static_cast<const T*>(p));
+    };
+    if (core_.put(encode, &item, deadline) == detail::QueueCore::PutResult::full) {
       throw Full("mp: Queue::put: the queue stayed full (maxsize " +
                  std::to_string(core_.maxsize()) + ")");
     }

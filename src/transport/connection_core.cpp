@@ -130,7 +130,7 @@ void ConnectionCore::close() noexcept {
   }
 }
 
-void ConnectionCore::send(std::span<const std::byte> message) {
+void ConnectionCore::send(QueueCore::Encoder encode, const void* item) {
   check_usable(state_, "send", writable(), "send");
   State& s = *state_;
   const Clock::rep now = Clock::now().time_since_epoch().count();
@@ -140,7 +140,7 @@ void ConnectionCore::send(std::span<const std::byte> message) {
       throw BrokenPipeError("mp: Connection::send: the other end of the pipe is closed");
     }
   }
-  s.out.put(message, Clock::time_point::max());
+  s.out.put(encode, item, Clock::time_point::max());
 }
 
 QueueCore::Taken ConnectionCore::recv(Clock::time_point deadline) {

@@ -8,6 +8,12 @@
 // get_lock and moves the head only once it is done, so a reader killed mid-message leaves
 // the message for the next one. Both locks notice a dead holder (shm/sync_words.hpp).
 //
+// put() encodes the item straight into the ring behind the tail, so a large item is
+// copied once, not encoded into a buffer and then copied in. That holds as far as the ring
+// has room without wrapping around its end or growing; a message that outgrows the room is
+// finished in memory of its own and copied in. An encoder that throws halfway has written
+// only behind the tail, where no reader looks.
+//
 // The ring grows instead of making a writer wait for room (put blocks only on maxsize, as
 // in Python): the writer takes get_lock too, copies the live bytes into a new ring twice
 // as large placed after the old one, and then switches to it (offset and size are read
@@ -214,6 +220,84 @@ void grow(QueueCore::State& s, std::uint64_t need) {
   s.memory.discard(old_offset, old_size);
 }
 
+// With put_lock held: copies a message that was encoded outside the ring in at `tail`
+// (the length word and the bytes), growing the ring first if it lacks room.
+void append(QueueCore::State& s, std::uint64_t tail, std::span<const std::byte> message) {
+  if (message.size() > kMaxMessage) {
+    throw std::length_error("mp: a message of " + std::to_string(message.size()) +
+                            " bytes is larger than a queue can hold (" +
+                            std::to_string(kMaxMessage) + ")");
+  }
+  QueueControl& c = *s.control();
+  const std::uint64_t length = message.size();
+  const std::uint64_t need = sizeof length + padded(length);
+  if (tail - c.known_head + need > c.ring_size.load(std::memory_order_relaxed)) {
+    c.known_head = c.head.load(std::memory_order_acquire);
+    if (tail - c.known_head + need > c.ring_size.load(std::memory_order_relaxed)) {
+      grow(s, need);
+    }
+  }
+  std::byte* ring = s.ring();
+  const std::uint64_t size = c.ring_size.load(std::memory_order_relaxed);
+  copy_in(ring, size, tail, &length, sizeof length);
+  copy_in(ring, size, tail + sizeof length, message.data(), length);
+}
+
+// Encodes a message in place: right after its length word at the ring's tail, as far as
+// the ring has room without wrapping around its end. A message that outgrows that room
+// (after a fresh look at how far readers have got) moves to memory of its own, to be
+// copied in by append(), which grows the ring if needed. The ring itself is not touched
+// beyond the tail, so nothing is seen until the caller publishes the new tail.
+class MessageWriter final : public Writer {
+ public:
+  MessageWriter(QueueControl& c, std::byte* ring, std::uint64_t ring_size, std::uint64_t tail)
+      : control_(c), ring_size_(ring_size), tail_(tail) {
+    begin_ = cur_ = ring + ((tail + sizeof(std::uint64_t)) & (ring_size - 1));
+    end_ = begin_ + room();
+  }
+  // True if the message lies in the ring with room for its length word before it (an
+  // empty message needs that room too, which a full ring lacks).
+  bool in_place() const noexcept {
+    return !heap_ && tail_ - control_.known_head + sizeof(std::uint64_t) <= ring_size_;
+  }
+  const std::byte* data() const noexcept { return begin_; }
+
+ private:
+  // Bytes the message may take in place: up to the ring's end, and within what readers
+  // have freed as far as the writer knows.
+  std::uint64_t room() const noexcept {
+    const std::uint64_t at = (tail_ + sizeof(std::uint64_t)) & (ring_size_ - 1);
+    const std::uint64_t free = ring_size_ - (tail_ - control_.known_head);
+    return std::min(ring_size_ - at,
+                    free > sizeof(std::uint64_t) ? free - sizeof(std::uint64_t) : 0);
+  }
+
+  void overflow(std::size_t n) override {
+    const std::size_t used = size();
+    if (!heap_) {
+      control_.known_head = control_.head.load(std::memory_order_acquire);
+      end_ = begin_ + room();
+      if (n <= static_cast<std::size_t>(end_ - cur_)) {
+        return;
+      }
+    }
+    const std::size_t capacity = std::max(capacity_ * 2, used + n + 64);
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
+    std::memcpy(bigger.get(), begin_, used);
+    heap_ = std::move(bigger);
+    capacity_ = capacity;
+    begin_ = heap_.get();
+    cur_ = begin_ + used;
+    end_ = begin_ + capacity;
+  }
+
+  QueueControl& control_;
+  std::uint64_t ring_size_;
+  std::uint64_t tail_;
+  std::unique_ptr<std::byte[]> heap_;
+  std::size_t capacity_ = 0;
+};
+
 }  // namespace
 
 QueueCore::QueueCore(std::size_t maxsize, bool joinable) : state_(std::make_shared<State>()) {
@@ -228,13 +312,7 @@ QueueCore::QueueCore(std::size_t maxsize, bool joinable) : state_(std::make_shar
   c->joinable = joinable ? 1 : 0;
 }
 
-QueueCore::PutResult QueueCore::put(std::span<const std::byte> message,
-                                    Clock::time_point deadline) {
-  if (message.size() > kMaxMessage) {
-    throw std::length_error("mp: a message of " + std::to_string(message.size()) +
-                            " bytes is larger than a queue can hold (" +
-                            std::to_string(kMaxMessage) + ")");
-  }
+QueueCore::PutResult QueueCore::put(Encoder encode, const void* item, Clock::time_point deadline) {
   State& s = *state_;
   QueueControl& c = *s.control();
   QueueLock writers(c.put_lock, deadline);
@@ -247,24 +325,20 @@ QueueCore::PutResult QueueCore::put(std::span<const std::byte> message,
                [&] { return count - c.taken_count.load(std::memory_order_acquire) < c.maxsize; })) {
     return PutResult::full;
   }
-  const std::uint64_t length = message.size();
-  const std::uint64_t need = sizeof length + padded(length);
   const std::uint64_t tail = c.tail.load(std::memory_order_relaxed);
-  const std::uint64_t ring_size = c.ring_size.load(std::memory_order_relaxed);
-  if (tail - c.known_head + need > ring_size) {
-    c.known_head = c.head.load(std::memory_order_acquire);
-    if (tail - c.known_head + need > ring_size) {
-      grow(s, need);
-    }
+  MessageWriter w(c, s.ring(), c.ring_size.load(std::memory_order_relaxed), tail);
+  encode(w, item);
+  const std::uint64_t length = w.size();
+  if (w.in_place()) {
+    std::memcpy(s.ring() + (tail & (c.ring_size.load(std::memory_order_relaxed) - 1)), &length,
+                sizeof length);
+  } else {
+    append(s, tail, {w.data(), length});
   }
-  std::byte* ring = s.ring();
-  const std::uint64_t size = c.ring_size.load(std::memory_order_relaxed);
-  copy_in(ring, size, tail, &length, sizeof length);
-  copy_in(ring, size, tail + sizeof length, message.data(), length);
   if (c.joinable != 0) {
     c.unfinished.fetch_add(1, std::memory_order_relaxed);
   }
-  c.tail.store(tail + need, std::memory_order_release);
+  c.tail.store(tail + sizeof length + padded(length), std::memory_order_release);
   c.put_count.store(count + 1, std::memory_order_release);
   writers.release();
   c.getters_bell.ring();
@@ -290,8 +364,8 @@ QueueCore::Taken QueueCore::get(Clock::time_point deadline) const {
       if (c.known_tail != head) {
         const std::byte* ring = s.ring();
         const std::uint64_t size = c.ring_size.load(std::memory_order_relaxed);
-        std::uint64_t length = 0;
-        copy_out(ring, size, head, &length, sizeof length);
+        std::uint64_t length = 0;  // positions are multiples of 8: it never wraps
+        std::memcpy(&length, ring + (head & (size - 1)), sizeof length);
         Taken t;
         const std::uint64_t at = (head + sizeof length) & (size - 1);
         if (at + length <= size) {

@@ -7,9 +7,11 @@
 #include <map>
 #include <mp/mp.hpp>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <variant>
 #include <vector>
 
 #include "helpers/hygiene.hpp"
@@ -208,6 +210,65 @@ TEST_F(QueueBasics, ManyThreadsManyItemsAcrossTheRingsGrowth) {
   for (int i = 0; i < 2000; ++i) want += static_cast<std::size_t>(i % 700);
   EXPECT_EQ(bytes, 3 * want);
   EXPECT_TRUE(q.empty());
+}
+
+// Bytes whose every position depends on the item's number, so a byte from another item
+// or from a stale part of the ring shows.
+std::string patterned(int item, std::size_t size) {
+  std::string s(size, '\0');
+  for (std::size_t k = 0; k < size; ++k)
+    s[k] = static_cast<char>(item * 31 + static_cast<int>(k % 251));
+  return s;
+}
+
+TEST_F(QueueBasics, ItemsWrittenAcrossTheRingsEndAndItsGrowthArriveIntact) {
+  // put() encodes in place up to the ring's end and moves an item that outgrows the room
+  // to memory of its own; the reader lags, so the ring wraps and grows under both.
+  const std::size_t sizes[] = {0, 7, 4096, 70000, 300001, 13};
+  mp::Queue<std::string> q;
+  int next_get = 0, wrong = 0;
+  const auto take = [&] {
+    const std::string got = q.get(10s);
+    if (got != patterned(next_get, sizes[next_get % 6]) && wrong++ == 0) {
+      ADD_FAILURE() << "item " << next_get << " (" << sizes[next_get % 6] << " bytes) came as "
+                    << got.size() << " bytes that differ";
+    }
+    ++next_get;
+  };
+  for (int i = 0; i < 1500; ++i) {
+    q.put(patterned(i, sizes[i % 6]));
+    if (i % 3 != 0) take();
+  }
+  while (next_get < 1500) take();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_TRUE(q.empty());
+}
+
+// An item whose encoding throws after writing `written` bytes.
+struct FailsToEncode {
+  std::size_t written = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(std::string(written, 'z'));
+    throw std::runtime_error("cannot save this one");
+  }
+  template <class Archive>
+  void load(Archive&) {}
+};
+using Either = std::variant<std::string, FailsToEncode>;
+
+TEST_F(QueueBasics, AnItemThatFailsToEncodeLeavesTheQueueAsItWas) {
+  // Small and large: a large one fails after it has left the ring for memory of its own.
+  for (const std::size_t written : {std::size_t{10}, std::size_t{3} << 20}) {
+    mp::Queue<Either> q;
+    q.put(std::string("before"));
+    EXPECT_THROW(q.put(FailsToEncode{written}), std::runtime_error);
+    EXPECT_EQ(q.qsize(), 1u);
+    q.put(std::string(200000, 'a'));
+    EXPECT_EQ(std::get<std::string>(q.get(10s)), "before");
+    EXPECT_EQ(std::get<std::string>(q.get(10s)), std::string(200000, 'a'));
+    EXPECT_THROW(q.get_nowait(), mp::Empty);
+  }
 }
 
 TEST_F(QueueBasics, SimpleQueueAndBadArguments) {

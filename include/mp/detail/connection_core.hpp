@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <utility>
 
 #include <cereal/access.hpp>
@@ -39,7 +38,7 @@ class ConnectionCore {
 
   // Throws mp::BrokenPipeError if the other end is gone, std::logic_error if this end is
   // closed or cannot send.
-  void send(std::span<const std::byte> message);
+  void send(QueueCore::Encoder encode, const void* item);
   // The next message, or empty if none arrived before the deadline. Throws mp::EOFError
   // once the other end is gone and every message it sent was received.
   QueueCore::Taken recv(Clock::time_point deadline);

@@ -11,6 +11,7 @@
 
 #include <cereal/access.hpp>
 
+#include "mp/detail/bytes.hpp"
 #include "mp/detail/shared_block.hpp"
 
 namespace mp::detail {
@@ -24,9 +25,14 @@ class QueueCore {
   QueueCore(std::size_t maxsize, bool joinable);
 
   enum class PutResult { ok, full };
+  // Writes one message's bytes: `item`, encoded.
+  using Encoder = void (*)(Writer& out, const void* item);
   // Appends one message, waiting until the deadline for room when the queue is at its
-  // maxsize. Throws std::length_error for a message larger than a queue can hold.
-  PutResult put(std::span<const std::byte> message, Clock::time_point deadline);
+  // maxsize. The message is encoded straight into the queue's memory where it fits there
+  // without growing it or wrapping around its end, so a large item is copied once. An
+  // encoder that throws leaves the queue as it was. Throws std::length_error for a message
+  // larger than a queue can hold.
+  PutResult put(Encoder encode, const void* item, Clock::time_point deadline);
 
   // A message being read: its bytes stay valid until the Taken is destroyed, which removes
   // the message from the queue (also when decoding it threw: a message that cannot be
