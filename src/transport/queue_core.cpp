@@ -65,14 +65,16 @@ struct QueueControl {
   std::atomic<std::uint64_t> ring_size{kFirstRing};
 
   alignas(64) shm::LockWord put_lock;  // the writer's line
-  std::atomic<std::uint64_t> tail{0};
   std::atomic<std::uint64_t> put_count{0};
   std::uint64_t known_head = 0;  // the head as the writer last read it (under put_lock)
+  // The published ends, each alone on its line: the other side polls it while it waits,
+  // which would otherwise take the line from under its owner's lock and counts.
+  alignas(64) std::atomic<std::uint64_t> tail{0};
 
   alignas(64) shm::LockWord get_lock;  // the reader's line
-  std::atomic<std::uint64_t> head{0};
   std::atomic<std::uint64_t> taken_count{0};
   std::uint64_t known_tail = 0;  // the tail as the reader last read it (under get_lock)
+  alignas(64) std::atomic<std::uint64_t> head{0};
 
   alignas(64) sys::Doorbell getters_bell;  // rung when a message is published
   alignas(64) sys::Doorbell putters_bell;  // rung when a message is taken (maxsize waits)
@@ -341,7 +343,7 @@ QueueCore::PutResult QueueCore::put(Encoder encode, const void* item, Clock::tim
   c.tail.store(tail + sizeof length + padded(length), std::memory_order_release);
   c.put_count.store(count + 1, std::memory_order_release);
   writers.release();
-  c.getters_bell.ring();
+  c.getters_bell.ring_after_exchange();  // the release above was one
   return PutResult::ok;
 }
 
@@ -402,7 +404,7 @@ void QueueCore::finish_get(const Taken& t) const noexcept {
   c.taken_count.store(c.taken_count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   c.get_lock.unlock();
   if (c.maxsize != 0) {
-    c.putters_bell.ring();
+    c.putters_bell.ring_after_exchange();  // the unlock was one
   }
 }
 
