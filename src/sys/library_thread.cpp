@@ -39,7 +39,12 @@ struct Ended {
 // Exiting takes well under this; a thread number older than it may name a new thread.
 constexpr std::chrono::seconds kExitingAtMost{1};
 std::mutex g_ended_mutex;
-std::vector<Ended> g_ended;
+// Never destroyed: a detached library thread (a pool whose last owner let go in one of its
+// callbacks) may end while the program's statics are being destroyed at exit.
+std::vector<Ended>& ended_threads() {
+  static auto* ended = new std::vector<Ended>();
+  return *ended;
+}
 
 int ended_but_still_counted() noexcept {
   // In a child forked while another thread held the lock, the list is not to be trusted
@@ -48,18 +53,19 @@ int ended_but_still_counted() noexcept {
   if (!lock) {
     return 0;
   }
+  std::vector<Ended>& ended = ended_threads();
   const auto now = std::chrono::steady_clock::now();
   int counted = 0;
-  for (std::size_t i = 0; i < g_ended.size();) {
+  for (std::size_t i = 0; i < ended.size();) {
     struct stat st;
     char task[48];
-    std::snprintf(task, sizeof task, "/proc/self/task/%d", static_cast<int>(g_ended[i].tid));
-    if (now - g_ended[i].at < kExitingAtMost && ::stat(task, &st) == 0) {
+    std::snprintf(task, sizeof task, "/proc/self/task/%d", static_cast<int>(ended[i].tid));
+    if (now - ended[i].at < kExitingAtMost && ::stat(task, &st) == 0) {
       ++counted;
       ++i;
     } else {
-      g_ended[i] = g_ended.back();
-      g_ended.pop_back();
+      ended[i] = ended.back();
+      ended.pop_back();
     }
   }
   return counted;
@@ -74,7 +80,7 @@ LibraryThreadScope::LibraryThreadScope() noexcept {
 LibraryThreadScope::~LibraryThreadScope() {
   try {
     std::lock_guard lock(g_ended_mutex);
-    g_ended.push_back({::gettid(), std::chrono::steady_clock::now()});
+    ended_threads().push_back({::gettid(), std::chrono::steady_clock::now()});
   } catch (...) {
     // Out of memory: at worst a warning about threads comes too readily.
   }
