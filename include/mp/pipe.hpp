@@ -45,11 +45,7 @@ class Connection {
   Connection() = default;
 
   // Sends one item; never waits (the pipe's shared memory grows to hold what is unread).
-  void send(const T& item) {
-    core_.send(
-        [](detail::Writer& w, const void* p) { detail::encode(w, *static_cast<const T*>(p)); },
-        &item);
-  }
+  void send(const T& item) { core_.send(&detail::encode_erased<T>, &item); }
 
   // Waits for the next item.
   T recv() { return *recv_until(detail::SteadyClock::time_point::max()); }

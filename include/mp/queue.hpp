@@ -103,10 +103,8 @@ class Queue {
   }
   void put_until(const T& item, detail::SteadyClock::time_point deadline) {
     check_open("put");
-    const auto encode = [](detail::Writer& w, const void* p) {
-      detail::encode(w, *static_cast<const T*>(p));
-    };
-    if (core_.put(encode, &item, deadline) == detail::QueueCore::PutResult::full) {
+    if (core_.put(&detail::encode_erased<T>, &item, deadline) ==
+        detail::QueueCore::PutResult::full) {
       throw Full("mp: Queue::put: the queue stayed full (maxsize " +
                  std::to_string(core_.maxsize()) + ")");
     }

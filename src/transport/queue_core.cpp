@@ -328,12 +328,13 @@ QueueCore::PutResult QueueCore::put(Encoder encode, const void* item, Clock::tim
     return PutResult::full;
   }
   const std::uint64_t tail = c.tail.load(std::memory_order_relaxed);
-  MessageWriter w(c, s.ring(), c.ring_size.load(std::memory_order_relaxed), tail);
+  std::byte* const ring = s.ring();
+  const std::uint64_t ring_size = c.ring_size.load(std::memory_order_relaxed);
+  MessageWriter w(c, ring, ring_size, tail);
   encode(w, item);
   const std::uint64_t length = w.size();
   if (w.in_place()) {
-    std::memcpy(s.ring() + (tail & (c.ring_size.load(std::memory_order_relaxed) - 1)), &length,
-                sizeof length);
+    std::memcpy(ring + (tail & (ring_size - 1)), &length, sizeof length);
   } else {
     append(s, tail, {w.data(), length});
   }

@@ -373,14 +373,7 @@ TEST_P(PoolFaults, ThousandCrashesInARowLeakNothing) {
   }
   const int fds = mp::test::count_open_fds();
   const long rss = rss_kib();
-#if defined(MP_TEST_SANITIZED)
-  // A worker of a sanitized build takes ~0.1 s to exec and set up its shadow memory: 1000
-  // spawned ones are ~100 s, near the test's timeout. A leak per crash shows in 250 too.
-  const int crashes = 250;
-#else
-  const int crashes = 1000;
-#endif
-  for (int i = 0; i < crashes; ++i) {
+  for (int i = 0; i < mp::test::kChildrenInARow; ++i) {
     ASSERT_THROW(pool.apply(
                      [](int) -> int {
                        ::raise(SIGKILL);

@@ -271,14 +271,7 @@ TEST_P(ProcessFaults, ThousandCrashedProcessesLeakNothing) {
   first.start();
   first.join();
   const int fds = mp::test::count_open_fds();
-#if defined(MP_TEST_SANITIZED)
-  // A child of a sanitized build takes ~0.1 s to exec and set up its shadow memory: 1000
-  // spawned ones come near the test's timeout. A descriptor lost per child shows in 250 too.
-  const int children = 250;
-#else
-  const int children = 1000;
-#endif
-  for (int i = 0; i < children; ++i) {
+  for (int i = 0; i < mp::test::kChildrenInARow; ++i) {
     mp::Process p([] { ::raise(SIGKILL); });
     p.set_start_method(method);
     p.start();

@@ -304,6 +304,13 @@ void encode(Writer& w, const T& v) {
   }
 }
 
+// encode() behind a plain function pointer, for a writer that must not see T (the queue
+// encodes an item straight into its shared memory this way).
+template <class T>
+void encode_erased(Writer& w, const void* v) {
+  encode(w, *static_cast<const T*>(v));
+}
+
 template <class T>
 void decode(Reader& r, T& v) {
   if constexpr (is_specialization<T, std::tuple>::value) {
